@@ -1,0 +1,149 @@
+"""The ``zitadel-bff`` command: serve, check, secret, sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+
+from ..config import Settings, load_settings
+from ..errors import BFFError, ConfigError
+
+__all__ = ["main"]
+
+ENV_FILE = ".env"
+SECRET_BYTES = 48
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Authlib logs request details (including the PKCE verifier) at DEBUG: keep it quieter.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .factory import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=args.access_log,
+        server_header=False,
+    )
+    return 0
+
+
+async def _check(settings: Settings) -> int:
+    from ..oidc.client import OIDCClient
+
+    client = OIDCClient(
+        issuer=settings.issuer,
+        client_id=settings.zitadel_client_id,
+        client_secret=settings.zitadel_client_secret.get_secret_value(),
+        redirect_uri=settings.zitadel_callback_url,
+        scopes=settings.scopes,
+        timeout=settings.zitadel_timeout,
+    )
+    try:
+        meta = await client.metadata()
+        keys = await client.validator.jwks.key_set()
+    finally:
+        await client.aclose()
+    kind = "confidential (client_secret_basic)" if settings.zitadel_client_secret.get_secret_value() else "public (PKCE, none)"
+    print("configuration OK")
+    for label, value in [
+        ("issuer", meta.issuer),
+        ("client", f"{settings.zitadel_client_id} [{kind}]"),
+        ("callback", settings.zitadel_callback_url),
+        ("post-logout", settings.zitadel_post_logout_url),
+        ("scopes", settings.zitadel_scopes),
+        ("session store", settings.session_store.split("@")[-1]),
+        ("cookies", "Secure, __Host-" if settings.secure_cookies else "not Secure (http)"),
+        ("signing keys", str(len(keys.keys))),
+        ("end_session", meta.end_session_endpoint or "not offered"),
+        ("revocation", meta.revocation_endpoint or "not offered"),
+    ]:
+        print(f"  {label:<14} {value}")
+    return 0
+
+
+async def _sessions(settings: Settings, args: argparse.Namespace) -> int:
+    from ..oidc.client import OIDCClient
+    from ..sessions import Keyring, SessionManager, store_from_url
+
+    store = store_from_url(settings.session_store)
+    oidc = OIDCClient(
+        issuer=settings.issuer, client_id=settings.zitadel_client_id, client_secret="",
+        redirect_uri=settings.zitadel_callback_url, scopes=settings.scopes,
+    )
+    manager = SessionManager(
+        store=store, keyring=Keyring(settings.session_secret.get_secret_value()), oidc=oidc,
+        idle_timeout=settings.session_duration, max_lifetime=settings.session_max_lifetime,
+    )
+    try:
+        if args.action == "count":
+            print(await manager.count())
+        elif args.action == "purge":
+            print(f"purged {await store.purge_expired()} expired record(s)")
+        else:
+            print(f"revoked {await manager.end_by_sub(args.sub)} session(s)")
+    finally:
+        await store.close()
+        await oidc.aclose()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zitadel-bff", description=__doc__)
+    parser.add_argument("--env-file", default=ENV_FILE, help="read variables from this file too")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app (HOST, PORT)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--access-log", action="store_true")
+    sub.add_parser("check", help="validate the configuration and probe discovery")
+    sub.add_parser("secret", help="print a new SESSION_SECRET")
+    sessions = sub.add_parser("sessions", help="count, purge or revoke stored sessions")
+    sessions.add_argument("action", choices=["count", "purge", "revoke"])
+    sessions.add_argument("--sub", help="with revoke: the ZITADEL user id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "secret":
+        print(secrets.token_urlsafe(SECRET_BYTES))
+        return 0
+    if args.command == "sessions" and args.action == "revoke" and not args.sub:
+        print("zitadel-bff: sessions revoke needs --sub", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args.env_file)
+    except ConfigError as exc:
+        print(f"zitadel-bff: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "check":
+            return asyncio.run(_check(settings))
+        return asyncio.run(_sessions(settings, args))
+    except BFFError as exc:
+        print(f"zitadel-bff: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

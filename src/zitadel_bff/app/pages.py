@@ -1,0 +1,44 @@
+"""The demo app's own pages: a public landing page, the profile and an admin page."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from ..fastapi import CurrentSession, OptionalUser, public, render, require_roles
+from ..fastapi.deps import get_auth
+from ..oidc.claims import UserProfile
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/")
+@public
+async def landing(request: Request, user: OptionalUser) -> Response:
+    return render(request, "index.html", user=user)
+
+
+@router.get("/profile")
+async def profile(request: Request, session: CurrentSession) -> Response:
+    user = session.profile
+    claims = user.user_claims()
+    return render(
+        request,
+        "profile.html",
+        user=user,
+        claims=sorted(claims.items()),
+        claims_json=json.dumps(claims, indent=2, sort_keys=True, ensure_ascii=False),
+        expires_at=get_auth(request).sessions.expires_at(session),
+    )
+
+
+@router.get("/admin")
+async def admin(
+    request: Request, user: Annotated[UserProfile, Depends(require_roles("admin"))]
+) -> Response:
+    return render(request, "admin.html", user=user)

@@ -1,0 +1,69 @@
+"""Static files served from memory: read once at start, with ETag and immutable caching.
+
+Starlette's StaticFiles stats and reads each file through a thread pool on every request; the
+handful of assets here fit in memory, and versioned URLs (``?v=<hash>``) make them cacheable
+forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from pathlib import Path
+
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["MemoryStaticFiles"]
+
+IMMUTABLE = b"public, max-age=31536000, immutable"
+
+
+class MemoryStaticFiles:
+    """A pure ASGI app for a mount such as ``/static``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.files: dict[str, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+        self.versions: dict[str, str] = {}
+        for path in sorted(directory.rglob("*")):
+            if not path.is_file():
+                continue
+            body = path.read_bytes()
+            digest = hashlib.sha256(body).hexdigest()[:16]
+            name = path.relative_to(directory).as_posix()
+            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            if ctype.startswith("text/") or ctype in ("application/javascript", "image/svg+xml"):
+                ctype += "; charset=utf-8"
+            headers = [
+                (b"content-type", ctype.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"etag", f'"{digest}"'.encode()),
+                (b"cache-control", IMMUTABLE),
+            ]
+            self.files["/" + name] = (body, headers)
+            self.versions[name] = digest
+
+    def url(self, name: str) -> str:
+        return f"/static/{name}?v={self.versions.get(name, '0')}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        path = scope["path"][len(scope.get("root_path", "")):] if scope.get("root_path") else scope["path"]
+        path = path.removeprefix("/static")
+        item = self.files.get(path)
+        if item is None or scope["method"] not in ("GET", "HEAD"):
+            status = 404 if item is None else 405
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": b"Not Found" if status == 404
+                        else b"Method Not Allowed"})
+            return
+        body, headers = item
+        etag = headers[2][1]
+        for key, value in scope["headers"]:
+            if key == b"if-none-match" and etag in value:
+                await send({"type": "http.response.start", "status": 304, "headers": headers[2:]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body",
+                    "body": b"" if scope["method"] == "HEAD" else body})

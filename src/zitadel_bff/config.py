@@ -1,0 +1,211 @@
+"""Configuration: one typed settings object read from the environment (and optionally `.env`).
+
+Nothing is read at import time. Build it with :func:`load_settings`, which raises
+:class:`~zitadel_bff.errors.ConfigError` listing every bad variable with its reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_SCOPES", "PLACEHOLDER_SECRET", "Settings", "is_loopback_host", "load_settings"]
+
+#: The scopes of ZITADEL's example application: profile data, refresh tokens, user metadata,
+#: the user's organisation and the project roles.
+DEFAULT_SCOPES = (
+    "openid profile email offline_access urn:zitadel:iam:user:metadata "
+    "urn:zitadel:iam:user:resourceowner urn:zitadel:iam:org:projects:roles"
+)
+#: The value `.env.example` ships with; refused so that nobody runs with a published secret.
+PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"
+MIN_SECRET_LENGTH = 32
+SESSION_STORE_SCHEMES = ("sqlite", "memory", "redis", "rediss")
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IP literals, where plain http is acceptable."""
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _absolute_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL, e.g. https://app.example.com/auth/callback")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
+    if parts.fragment:
+        raise ValueError("must not contain a #fragment")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the app. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, validate_default=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+    log_level: str = "INFO"
+    trusted_proxies: str = ""
+
+    session_secret: SecretStr
+    session_duration: int = Field(3600, ge=60)
+    session_max_lifetime: int = Field(86400, ge=60)
+    session_store: str = "sqlite:///./data/sessions.db"
+
+    zitadel_domain: str
+    zitadel_client_id: str = Field(min_length=1)
+    zitadel_client_secret: SecretStr = SecretStr("")
+    zitadel_callback_url: str
+    zitadel_post_logout_url: str
+    zitadel_post_login_url: str = "/profile"
+    zitadel_scopes: str = DEFAULT_SCOPES
+    zitadel_id_token_alg: str = "RS256"
+    zitadel_clock_skew: int = Field(60, ge=0, le=600)
+    zitadel_timeout: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("session_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw == PLACEHOLDER_SECRET:
+            raise ValueError("is the .env.example placeholder; run `zitadel-bff secret` for a new one")
+        if len(raw) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
+        return value
+
+    @field_validator("zitadel_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.strip()
+        if "://" not in value:
+            value = "https://" + value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be a host name or an origin, e.g. https://my-org.zitadel.cloud")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("must be an origin without a path, e.g. https://my-org.zitadel.cloud")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("zitadel_callback_url", "zitadel_post_logout_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return _absolute_url(value.strip())
+
+    @field_validator("zitadel_post_login_url")
+    @classmethod
+    def _post_login(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith(("//", "/\\")):
+            raise ValueError("must be a path on this app, e.g. /profile")
+        return value
+
+    @field_validator("zitadel_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        scopes = value.split()
+        if "openid" not in scopes:
+            raise ValueError("must include openid")
+        return " ".join(dict.fromkeys(scopes))
+
+    @field_validator("zitadel_id_token_alg")
+    @classmethod
+    def _alg(cls, value: str) -> str:
+        if value not in ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"):
+            raise ValueError("must be an asymmetric JWS algorithm such as RS256")
+        return value
+
+    @field_validator("session_store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in SESSION_STORE_SCHEMES:
+            raise ValueError("must be sqlite:///path, memory:// or redis://host:port/db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _lifetimes(self) -> Settings:
+        if self.session_max_lifetime < self.session_duration:
+            raise ValueError(
+                "SESSION_MAX_LIFETIME must be at least SESSION_DURATION "
+                f"({self.session_max_lifetime} < {self.session_duration})"
+            )
+        return self
+
+    # Derived values -----------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        return self.zitadel_domain
+
+    @property
+    def public_origin(self) -> str:
+        """The app's own origin, taken from the callback URL (the public URL users see)."""
+        parts = urlsplit(self.zitadel_callback_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure and __Host- cookies whenever the public URL is https, whatever else is set."""
+        return self.zitadel_callback_url.startswith("https://")
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.zitadel_scopes.split()
+
+    @property
+    def forwarded_allow_ips(self) -> str | None:
+        return self.trusted_proxies or None
+
+
+def _problems(exc: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for error in exc.errors():
+        loc = error.get("loc") or ()
+        name = str(loc[0]).upper() if loc else "CONFIGURATION"
+        message = str(error.get("msg", "is invalid"))
+        if error.get("type") == "missing":
+            message = "is required but not set"
+        message = message.removeprefix("Value error, ")
+        problems.setdefault(name, message)
+    return problems
+
+
+def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings from the environment (and ``env_file`` when it exists).
+
+    Raises ConfigError naming every bad variable, so a wrong deployment fails at start.
+    """
+    kwargs: dict[str, Any] = dict(overrides)
+    if env_file is not None and Path(env_file).is_file():
+        kwargs["_env_file"] = env_file
+    try:
+        return Settings(**kwargs)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from exc

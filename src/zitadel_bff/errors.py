@@ -1,0 +1,163 @@
+"""The exceptions zitadel-bff raises, one class per failure a caller can act on.
+
+Every exception carries a ``code``: a short, stable identifier that keys the user-facing message
+(see ``zitadel_bff.app.messages``) and the JSON error body. Messages never contain tokens.
+
+    BFFError
+    ├── ConfigError                 the configuration is invalid (raised at start)
+    ├── ProviderError               the identity provider failed us
+    │   ├── ProviderUnavailable     unreachable, timed out, or answered 5xx     (503)
+    │   └── ProviderMisconfigured   discovery is unusable (issuer mismatch ...) (503)
+    ├── StoreUnavailable            the session store cannot be reached         (503)
+    ├── LoginError                  a sign-in attempt failed                   (-> /auth/error)
+    │   ├── InvalidCallback         malformed callback, unknown or replayed state
+    │   ├── ProviderDenied          the provider answered ?error=...
+    │   ├── TokenExchangeFailed     the token endpoint refused the code
+    │   ├── InvalidIDToken          the ID token failed validation
+    │   └── UserinfoMismatch        userinfo failed or its sub differs from the ID token
+    ├── NotAuthenticated            no valid session                            (401 / sign in)
+    │   └── SessionEnded            the session expired or its refresh was refused
+    ├── Forbidden                   signed in but lacking a role                (403)
+    ├── CSRFError                   missing or wrong CSRF token, foreign Origin (403)
+    └── InvalidLogoutToken          a back-channel logout token was refused     (400)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BFFError",
+    "CSRFError",
+    "ConfigError",
+    "Forbidden",
+    "InvalidCallback",
+    "InvalidIDToken",
+    "InvalidLogoutToken",
+    "LoginError",
+    "NotAuthenticated",
+    "ProviderDenied",
+    "ProviderError",
+    "ProviderMisconfigured",
+    "ProviderUnavailable",
+    "SessionEnded",
+    "StoreUnavailable",
+    "TokenExchangeFailed",
+    "UserinfoMismatch",
+]
+
+
+class BFFError(Exception):
+    """Base class. ``code`` keys the message shown to users; ``status`` is the HTTP status."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(BFFError):
+    """The configuration is invalid."""
+
+    code = "config_error"
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {name}: {reason}" for name, reason in sorted(problems.items()))
+        super().__init__(f"invalid configuration:\n{lines}")
+
+
+class ProviderError(BFFError):
+    """The identity provider failed us."""
+
+    code = "provider_unavailable"
+    status = 503
+
+
+class ProviderUnavailable(ProviderError):
+    """The identity provider could not be reached, timed out, or answered with a server error."""
+
+
+class ProviderMisconfigured(ProviderError):
+    """The identity provider's discovery document is unusable."""
+
+    code = "provider_misconfigured"
+
+
+class StoreUnavailable(BFFError):
+    """The session store could not be reached."""
+
+    code = "store_unavailable"
+    status = 503
+
+
+class LoginError(BFFError):
+    """A sign-in attempt failed."""
+
+    code = "login_failed"
+    status = 400
+
+
+class InvalidCallback(LoginError):
+    """The callback was malformed, or its state is unknown, expired or already used."""
+
+    code = "invalid_state"
+
+
+class ProviderDenied(LoginError):
+    """The provider answered the authorization request with an error."""
+
+    code = "access_denied"
+
+
+class TokenExchangeFailed(LoginError):
+    """The token endpoint refused the authorization code."""
+
+    code = "token_exchange_failed"
+
+
+class InvalidIDToken(LoginError):
+    """The ID token failed validation."""
+
+    code = "invalid_id_token"
+
+
+class UserinfoMismatch(LoginError):
+    """Userinfo could not be fetched, or its sub differs from the ID token's."""
+
+    code = "userinfo_failed"
+
+
+class NotAuthenticated(BFFError):
+    """No valid session."""
+
+    code = "not_authenticated"
+    status = 401
+
+
+class SessionEnded(NotAuthenticated):
+    """The session expired, was ended elsewhere, or its refresh was refused."""
+
+    code = "session_expired"
+
+
+class Forbidden(BFFError):
+    """Signed in, but without a role this page needs."""
+
+    code = "forbidden"
+    status = 403
+
+
+class CSRFError(BFFError):
+    """The request's CSRF token is missing or wrong, or it came from a foreign origin."""
+
+    code = "csrf_failed"
+    status = 403
+
+
+class InvalidLogoutToken(BFFError):
+    """A back-channel logout token was refused."""
+
+    code = "invalid_logout_token"
+    status = 400

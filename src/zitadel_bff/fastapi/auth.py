@@ -1,0 +1,144 @@
+"""ZitadelAuth: everything the auth module needs, built once per app and installed on it.
+
+    app = FastAPI(dependencies=[Depends(guard)])     # deny by default
+    auth = ZitadelAuth(load_settings(".env"))
+    auth.install(app)                                 # middleware, handlers, /auth/* routes
+
+Nothing here runs at import; the store, purge task and discovery are set up in ``startup``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from ..config import Settings
+from ..errors import BFFError
+from ..oidc.client import OIDCClient
+from ..security.headers import SecurityHeadersMiddleware
+from ..sessions.cookies import CookiePolicy, SessionCookieMiddleware
+from ..sessions.crypto import Keyring
+from ..sessions.session import SessionManager
+from ..sessions.stores import Store, store_from_url
+
+__all__ = ["ZitadelAuth"]
+
+logger = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 300.0
+
+
+class ZitadelAuth:
+    """The auth module for one app: settings, provider client, session manager, cookies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        templates: Jinja2Templates,
+        store: Store | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        purge_interval: float = PURGE_INTERVAL,
+    ) -> None:
+        self.settings = settings
+        self.templates = templates
+        self.keyring = Keyring(settings.session_secret.get_secret_value())
+        self.cookies = CookiePolicy(
+            secure=settings.secure_cookies, session_max_age=settings.session_max_lifetime
+        )
+        self.oidc = OIDCClient(
+            issuer=settings.issuer,
+            client_id=settings.zitadel_client_id,
+            client_secret=settings.zitadel_client_secret.get_secret_value(),
+            redirect_uri=settings.zitadel_callback_url,
+            scopes=settings.scopes,
+            id_token_alg=settings.zitadel_id_token_alg,
+            leeway=settings.zitadel_clock_skew,
+            timeout=settings.zitadel_timeout,
+            transport=transport,
+        )
+        self._store = store
+        self._sessions: SessionManager | None = None
+        self._purge_interval = purge_interval
+        self._purge_task: asyncio.Task[None] | None = None
+
+    @property
+    def sessions(self) -> SessionManager:
+        if self._sessions is None:
+            raise RuntimeError("ZitadelAuth.startup() has not run (is the lifespan wired?)")
+        return self._sessions
+
+    def install(self, app: FastAPI) -> None:
+        """Add the middleware, exception handlers and the /auth routes to ``app``."""
+        from .handlers import install_exception_handlers
+        from .router import build_router
+
+        app.state.zitadel_auth = self
+        app.add_middleware(SessionCookieMiddleware, policy=self.cookies)
+        app.add_middleware(
+            SecurityHeadersMiddleware,
+            form_targets=[self.settings.issuer],
+            https=self.settings.secure_cookies,
+        )
+        install_exception_handlers(app)
+        app.include_router(build_router())
+
+    async def startup(self) -> None:
+        store = self._store or store_from_url(self.settings.session_store)
+        self._store = store
+        self._sessions = SessionManager(
+            store=store,
+            keyring=self.keyring,
+            oidc=self.oidc,
+            idle_timeout=self.settings.session_duration,
+            max_lifetime=self.settings.session_max_lifetime,
+        )
+        try:
+            meta = await self.oidc.metadata()
+            logger.info("provider discovery loaded for %s", meta.issuer)
+        except BFFError as exc:
+            # Start anyway: /readyz reports it and sign-in shows a clear page until it recovers.
+            logger.error("provider discovery failed at start: %s", exc)
+        if self._purge_interval > 0:
+            self._purge_task = asyncio.create_task(self._purge_loop())
+
+    async def shutdown(self) -> None:
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge_task
+        if self._store is not None:
+            await self._store.close()
+        await self.oidc.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._purge_interval)
+            try:
+                purged = await self.sessions.store.purge_expired()
+            except BFFError as exc:
+                logger.warning("purging expired sessions failed: %s", exc)
+                continue
+            if purged:
+                logger.info("purged %d expired record(s)", purged)
+
+    async def ready(self) -> dict[str, str]:
+        """Readiness: the store answers and discovery is loaded. Raises BFFError if not."""
+        await self.sessions.store.ping()
+        await self.oidc.metadata()
+        return {"store": "ok", "provider": "ok"}

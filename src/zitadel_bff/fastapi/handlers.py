@@ -1,0 +1,73 @@
+"""Exception handlers: every failure becomes a clear page or JSON body and one log line."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import BFFError, LoginError, NotAuthenticated, SessionEnded
+from .messages import message_for
+from .rendering import error_response, wants_json
+
+__all__ = ["install_exception_handlers", "login_redirect"]
+
+logger = logging.getLogger(__name__)
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+def login_redirect(request: Request, error: str | None = None) -> Response:
+    params = {}
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        params["returnTo"] = target
+    if error:
+        params["error"] = error
+    url = "/auth/login" + (f"?{urlencode(params)}" if params else "")
+    return RedirectResponse(url, status_code=303)
+
+
+async def _bff_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BFFError)
+    level = logging.ERROR if exc.status >= 500 else logging.INFO
+    logger.log(level, "%s %s -> %s: %s", request.method, request.url.path, exc.code, exc)
+    if isinstance(exc, NotAuthenticated):
+        if wants_json(request):
+            return JSONResponse(
+                {"error": exc.code, "message": message_for(exc.code).title}, status_code=401
+            )
+        return login_redirect(request, exc.code if isinstance(exc, SessionEnded) else None)
+    if isinstance(exc, LoginError) and not wants_json(request):
+        return RedirectResponse(f"/auth/error?{urlencode({'error': exc.code})}", status_code=303)
+    return error_response(request, exc.code, status=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "bad_request")
+    response = error_response(request, code, status=exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    logger.info("%s %s -> bad_request", request.method, request.url.path)
+    return error_response(request, "bad_request", status=400)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, "internal_error", status=500)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BFFError, _bff_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,125 @@
+"""ZITADEL's claim shapes, read into plain Python values (no Authlib here).
+
+ZITADEL emits project roles as a map, not a list: role key -> granting org id -> that org's
+primary domain, under ``urn:zitadel:iam:org:project:roles`` and again under
+``urn:zitadel:iam:org:project:<projectId>:roles``. Metadata values are base64url without padding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Organisation", "UserProfile", "metadata_from_claims", "roles_from_claims"]
+
+ROLES_CLAIM = "urn:zitadel:iam:org:project:roles"
+PROJECT_ROLES_CLAIM = re.compile(r"^urn:zitadel:iam:org:project:[^:]+:roles$")
+METADATA_CLAIM = "urn:zitadel:iam:user:metadata"
+RESOURCE_OWNER_PREFIX = "urn:zitadel:iam:user:resourceowner:"
+
+#: Claims that describe the token, not the user; kept out of the profile table.
+PROTOCOL_CLAIMS = frozenset(
+    {"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid",
+     "auth_time", "amr", "acr", "client_id"}
+)
+
+
+def _role_map(value: object) -> dict[str, dict[str, str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    roles: dict[str, dict[str, str]] = {}
+    for role, orgs in value.items():
+        if not isinstance(role, str):
+            continue
+        granted = {str(k): str(v) for k, v in orgs.items()} if isinstance(orgs, Mapping) else {}
+        roles[role] = granted
+    return roles
+
+
+def roles_from_claims(claims: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Every project role of the user, merged from the generic and per-project claims."""
+    roles = _role_map(claims.get(ROLES_CLAIM))
+    for name, value in claims.items():
+        if PROJECT_ROLES_CLAIM.match(name):
+            for role, orgs in _role_map(value).items():
+                roles.setdefault(role, {}).update(orgs)
+    return roles
+
+
+def _b64url_text(value: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return value
+
+
+def metadata_from_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """The user's metadata, decoded from base64url; undecodable values are kept as sent."""
+    value = claims.get(METADATA_CLAIM)
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): _b64url_text(v) if isinstance(v, str) else str(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    name: str | None = None
+    primary_domain: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """What pages and APIs need to know about the signed-in user."""
+
+    sub: str
+    name: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    preferred_username: str | None = None
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)
+    organisation: Organisation | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> UserProfile:
+        org_id = claims.get(RESOURCE_OWNER_PREFIX + "id")
+        org = None
+        if isinstance(org_id, str):
+            org = Organisation(
+                id=org_id,
+                name=_str_or_none(claims.get(RESOURCE_OWNER_PREFIX + "name")),
+                primary_domain=_str_or_none(claims.get(RESOURCE_OWNER_PREFIX + "primary_domain")),
+            )
+        return cls(
+            sub=str(claims["sub"]),
+            name=_str_or_none(claims.get("name")),
+            email=_str_or_none(claims.get("email")),
+            email_verified=claims.get("email_verified") is True,
+            preferred_username=_str_or_none(claims.get("preferred_username")),
+            roles=roles_from_claims(claims),
+            organisation=org,
+            metadata=metadata_from_claims(claims),
+            claims=dict(claims),
+        )
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.preferred_username or self.email or self.sub
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def user_claims(self) -> dict[str, Any]:
+        """The claims about the user, without the token bookkeeping ones."""
+        return {k: v for k, v in self.claims.items() if k not in PROTOCOL_CLAIMS}
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,345 @@
+"""The one place that talks OpenID Connect to the provider, through Authlib and one httpx client.
+
+It owns discovery (cached, issuer checked), the authorization URL (PKCE S256, state, nonce), the
+code exchange, userinfo (with the sub check of OIDC Core 5.3.2), refresh (with validation of the
+new ID token, OIDC Core 12.2), revocation (RFC 7009) and the end-session URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from authlib.integrations.base_client.errors import OAuthError
+
+with warnings.catch_warnings():
+    # Authlib 1.9 nudges towards the httpx2 fork; the stack stays on httpx (DESIGN.md), which
+    # Authlib still supports. Silence only that notice, only for this import.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from ..errors import (
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    TokenExchangeFailed,
+    UserinfoMismatch,
+)
+from .keys import JWKSCache
+from .tokens import TokenValidator
+
+__all__ = ["AuthRequest", "OIDCClient", "ProviderMetadata", "TokenSet", "new_auth_request"]
+
+logger = logging.getLogger(__name__)
+
+#: 32 random bytes -> 43 url-safe characters: 256 bits for state, nonce and the PKCE verifier
+#: (RFC 7636 4.1 asks for 43-128 characters).
+RANDOM_BYTES = 32
+DISCOVERY_TTL = 3600.0
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    end_session_endpoint: str | None = None
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any], expected_issuer: str) -> ProviderMetadata:
+        issuer = doc.get("issuer")
+        # OIDC Discovery 4.3: the issuer must be identical to the one we asked.
+        if issuer != expected_issuer:
+            raise ProviderMisconfigured(
+                f"discovery issuer {issuer!r} differs from ZITADEL_DOMAIN {expected_issuer!r}"
+            )
+        missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+                   if not isinstance(doc.get(k), str)]
+        if missing:
+            raise ProviderMisconfigured(f"discovery lacks {', '.join(missing)}")
+
+        def optional(key: str) -> str | None:
+            value = doc.get(key)
+            return value if isinstance(value, str) and value else None
+
+        return cls(
+            issuer=issuer,
+            authorization_endpoint=doc["authorization_endpoint"],
+            token_endpoint=doc["token_endpoint"],
+            jwks_uri=doc["jwks_uri"],
+            userinfo_endpoint=optional("userinfo_endpoint"),
+            revocation_endpoint=optional("revocation_endpoint"),
+            end_session_endpoint=optional("end_session_endpoint"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """One login attempt's secrets; kept server-side in the login transaction."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+def new_auth_request() -> AuthRequest:
+    return AuthRequest(
+        state=secrets.token_urlsafe(RANDOM_BYTES),
+        nonce=secrets.token_urlsafe(RANDOM_BYTES),
+        code_verifier=secrets.token_urlsafe(RANDOM_BYTES),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """A validated token response."""
+
+    access_token: str
+    id_token: str | None
+    refresh_token: str | None
+    expires_at: float | None
+    id_claims: dict[str, Any]
+
+
+class OIDCClient:
+    """Talks to one provider for one client. Create one per app; call :meth:`aclose` at the end."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        scopes: list[str],
+        id_token_alg: str = "RS256",
+        leeway: int = 60,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self.redirect_uri = redirect_uri
+        self.scopes = scopes
+        auth_method = "client_secret_basic" if client_secret else "none"
+        # One client, one connection pool, for every call to the provider: a new client per call
+        # costs a TLS context and a fresh connection each time.
+        self._http = AsyncOAuth2Client(
+            client_id=client_id,
+            client_secret=client_secret or None,
+            token_endpoint_auth_method=auth_method,
+            revocation_endpoint_auth_method=auth_method,
+            code_challenge_method="S256",
+            redirect_uri=redirect_uri,
+            scope=" ".join(scopes),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._metadata_lock = asyncio.Lock()
+        self.validator = TokenValidator(
+            issuer=issuer,
+            client_id=client_id,
+            alg=id_token_alg,
+            leeway=leeway,
+            jwks=JWKSCache(self._fetch_jwks),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # Discovery ------------------------------------------------------------------------------
+
+    @property
+    def metadata_loaded(self) -> bool:
+        return self._metadata is not None
+
+    async def metadata(self) -> ProviderMetadata:
+        """The discovery document, cached for an hour; a failed reload keeps the old one."""
+        if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
+            return self._metadata
+        async with self._metadata_lock:
+            if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
+                return self._metadata
+            try:
+                doc = await self._get_json(self.issuer + DISCOVERY_PATH)
+            except ProviderUnavailable:
+                if self._metadata is not None:
+                    logger.warning("discovery reload failed; keeping the cached document")
+                    return self._metadata
+                raise
+            self._metadata = ProviderMetadata.from_document(doc, self.issuer)
+            self._metadata_at = time.monotonic()
+            return self._metadata
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            resp = await self._http.request("GET", url, withhold_token=True)
+            resp.raise_for_status()
+            data = resp.json()
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"GET {url} failed: {exc.__class__.__name__}") from exc
+        except ValueError as exc:
+            raise ProviderMisconfigured(f"GET {url} did not return JSON") from exc
+        if not isinstance(data, dict):
+            raise ProviderMisconfigured(f"GET {url} did not return a JSON object")
+        return data
+
+    async def _fetch_jwks(self) -> dict[str, Any]:
+        return await self._get_json((await self.metadata()).jwks_uri)
+
+    # Login ---------------------------------------------------------------------------------
+
+    async def authorization_url(self, request: AuthRequest, **extra: str) -> str:
+        meta = await self.metadata()
+        url, _ = self._http.create_authorization_url(
+            meta.authorization_endpoint,
+            state=request.state,
+            nonce=request.nonce,
+            code_verifier=request.code_verifier,
+            **extra,
+        )
+        return str(url)
+
+    async def exchange_code(self, code: str, request: AuthRequest) -> TokenSet:
+        """Exchange the code, then validate the ID token against this request's nonce."""
+        meta = await self.metadata()
+        token = await self._token_call(
+            self._http.fetch_token(
+                meta.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=request.code_verifier,
+                redirect_uri=self.redirect_uri,
+            )
+        )
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise TokenExchangeFailed("the token response has no id_token", code="invalid_id_token")
+        claims = await self.validator.id_token(
+            id_token, nonce=request.nonce, access_token=token["access_token"]
+        )
+        return _token_set(token, claims, fallback_refresh=None)
+
+    async def _token_call(self, call: Any) -> dict[str, Any]:
+        # Authlib's client keeps the last token on itself; we take the returned value at once
+        # (no await in between), so concurrent users never see each other's tokens.
+        try:
+            token = await call
+        except OAuthError as exc:
+            raise TokenExchangeFailed(f"token endpoint refused: {exc.error}") from exc
+        except httpx.HTTPStatusError as exc:
+            raise ProviderUnavailable(f"token endpoint answered {exc.response.status_code}") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"token endpoint unreachable: {exc.__class__.__name__}") from exc
+        if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
+            raise TokenExchangeFailed("the token response has no access_token")
+        return dict(token)
+
+    async def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
+        """Userinfo claims; the sub must equal the ID token's (OIDC Core 5.3.2)."""
+        meta = await self.metadata()
+        if meta.userinfo_endpoint is None:
+            return {}
+        resp = await self.userinfo_response(access_token)
+        if resp.status_code != httpx.codes.OK:
+            raise UserinfoMismatch(f"userinfo answered {resp.status_code}")
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise UserinfoMismatch("userinfo did not return JSON") from exc
+        if not isinstance(data, dict) or data.get("sub") != expected_sub:
+            raise UserinfoMismatch("userinfo sub differs from the ID token's")
+        return data
+
+    async def userinfo_response(self, access_token: str) -> httpx.Response:
+        meta = await self.metadata()
+        if meta.userinfo_endpoint is None:
+            raise ProviderMisconfigured("the provider has no userinfo endpoint")
+        try:
+            return await self._http.request(
+                "GET",
+                meta.userinfo_endpoint,
+                headers={"Authorization": f"Bearer {access_token}"},
+                withhold_token=True,
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"userinfo unreachable: {exc.__class__.__name__}") from exc
+
+    # Refresh, revoke, logout ----------------------------------------------------------------
+
+    async def refresh(self, refresh_token: str, *, sub: str) -> TokenSet:
+        """Use a refresh token; a new ID token must keep iss and sub (OIDC Core 12.2)."""
+        meta = await self.metadata()
+        token = await self._token_call(
+            self._http.refresh_token(meta.token_endpoint, refresh_token=refresh_token)
+        )
+        claims: dict[str, Any] = {}
+        if isinstance(token.get("id_token"), str):
+            claims = await self.validator.id_token(
+                token["id_token"], nonce=None, access_token=token["access_token"], expected_sub=sub
+            )
+        return _token_set(token, claims, fallback_refresh=refresh_token)
+
+    async def revoke(self, token: str, hint: str = "refresh_token") -> bool:
+        """Revoke a token (RFC 7009); False when the provider has no endpoint or failed."""
+        meta = await self.metadata()
+        if meta.revocation_endpoint is None:
+            return False
+        try:
+            resp = await self._http.revoke_token(
+                meta.revocation_endpoint, token=token, token_type_hint=hint
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("token revocation failed: %s", exc.__class__.__name__)
+            return False
+        if resp.status_code != httpx.codes.OK:
+            logger.warning("token revocation answered %s", resp.status_code)
+            return False
+        return True
+
+    async def end_session_url(
+        self, *, id_token_hint: str | None, post_logout_redirect_uri: str, state: str
+    ) -> str | None:
+        """RP-Initiated Logout 1.0 section 2; None when the provider has no end_session."""
+        meta = await self.metadata()
+        if meta.end_session_endpoint is None:
+            return None
+        params = {
+            "client_id": self.client_id,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "state": state,
+        }
+        if id_token_hint:
+            params = {"id_token_hint": id_token_hint, **params}
+        sep = "&" if "?" in meta.end_session_endpoint else "?"
+        return meta.end_session_endpoint + sep + urlencode(params)
+
+
+def _token_set(
+    token: dict[str, Any], claims: dict[str, Any], *, fallback_refresh: str | None
+) -> TokenSet:
+    expires_in = token.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        expires_at = time.time() + float(expires_in)
+    refresh = token.get("refresh_token")
+    return TokenSet(
+        access_token=token["access_token"],
+        id_token=token.get("id_token") if isinstance(token.get("id_token"), str) else None,
+        refresh_token=refresh if isinstance(refresh, str) else fallback_refresh,
+        expires_at=expires_at,
+        id_claims=claims,
+    )

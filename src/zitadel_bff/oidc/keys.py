@@ -1,0 +1,70 @@
+"""The provider's signing keys: a cached JWKS that is refetched when a token names an unknown kid.
+
+Refetches are single-flight and rate limited, so a stream of tokens with forged kids costs at most
+one JWKS request per ``min_refetch_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+__all__ = ["KEY_TYPES_BY_ALG", "JWKSCache"]
+
+logger = logging.getLogger(__name__)
+
+KEY_TYPES_BY_ALG = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+DEFAULT_REFETCH_INTERVAL = 2.0
+
+
+class JWKSCache:
+    """Holds the key set; ``fetch`` returns the JWKS document from the provider."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        min_refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
+    ) -> None:
+        self._fetch = fetch
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+        self._interval = min_refetch_interval
+        self._lock = asyncio.Lock()
+
+    async def key_set(self) -> KeySet:
+        if self._keys is None:
+            await self._refresh(force=True)
+        assert self._keys is not None
+        return self._keys
+
+    async def refresh_for_unknown_kid(self) -> KeySet:
+        """Refetch (at most once per interval) because a token named a kid we do not know."""
+        await self._refresh(force=False)
+        assert self._keys is not None
+        return self._keys
+
+    async def _refresh(self, *, force: bool) -> None:
+        started = time.monotonic()
+        async with self._lock:
+            # Another task refreshed while we waited: use its result.
+            if self._keys is not None and self._fetched_at >= started:
+                return
+            if not force and self._keys is not None and started - self._fetched_at < self._interval:
+                return
+            document = await self._fetch()
+            try:
+                self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                raise ValueError("the provider's JWKS could not be read") from exc
+            self._fetched_at = time.monotonic()
+            logger.info("loaded %d signing key(s) from the provider", len(self._keys.keys))
+
+    def invalidate(self) -> None:
+        self._keys = None

@@ -1,0 +1,148 @@
+"""Validation of the JWTs the provider sends us: ID tokens and back-channel logout tokens.
+
+Signature checks pin the algorithm (never ``none``, never an HMAC with the public key), and the
+key is found by kid (refetching the JWKS for an unknown kid) or, when the token has no kid, by
+trying each key of the algorithm's key type (OIDC Core 10.1).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from authlib.oidc.core import CodeIDToken
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+from joserfc.util import json_b64decode
+
+from ..errors import InvalidIDToken, InvalidLogoutToken
+from .keys import KEY_TYPES_BY_ALG, JWKSCache
+
+__all__ = ["BACKCHANNEL_EVENT", "TokenValidator"]
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TYPES = frozenset({None, "JWT", "logout+jwt", "application/logout+jwt"})
+MAX_TOKEN_LENGTH = 16 * 1024
+
+
+def _header(token: str) -> dict[str, Any]:
+    if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise ValueError("not a compact JWS")
+    header = json_b64decode(token.split(".", 1)[0].encode("ascii"))
+    if not isinstance(header, dict):
+        raise ValueError("bad JOSE header")
+    return header
+
+
+class TokenValidator:
+    """Verifies signatures and claims for one provider and one client."""
+
+    def __init__(
+        self, *, issuer: str, client_id: str, alg: str, leeway: int, jwks: JWKSCache
+    ) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self.alg = alg
+        self.leeway = leeway
+        self.jwks = jwks
+        self._registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
+
+    async def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check the signature; return (header, claims). Raises ValueError on any failure."""
+        header = _header(token)
+        if header.get("alg") != self.alg:
+            raise ValueError(f"alg {header.get('alg')!r} is not the pinned {self.alg}")
+        keys = await self.jwks.key_set()
+        kid = header.get("kid")
+        if kid is not None and not any(k.kid == kid for k in keys.keys):
+            keys = await self.jwks.refresh_for_unknown_kid()
+        for key in self._candidates(keys, kid):
+            try:
+                obj = jws.deserialize_compact(token, key, registry=self._registry)
+            except JoseError:
+                continue
+            claims = json.loads(obj.payload)
+            if not isinstance(claims, dict):
+                raise ValueError("payload is not a JSON object")
+            return header, claims
+        raise ValueError("signature does not verify with any provider key")
+
+    def _candidates(self, keys: KeySet, kid: str | None) -> list[Any]:
+        if kid is not None:
+            return [k for k in keys.keys if k.kid == kid]
+        kty = KEY_TYPES_BY_ALG.get(self.alg[:2])
+        return [
+            k for k in keys.keys
+            if k.key_type == kty and k.get("use", "sig") == "sig"
+        ]
+
+    async def id_token(
+        self,
+        token: str,
+        *,
+        nonce: str | None,
+        access_token: str | None = None,
+        expected_sub: str | None = None,
+    ) -> dict[str, Any]:
+        """Validate an ID token per OIDC Core 3.1.3.7 (and 12.2 for refreshed ones)."""
+        try:
+            header, claims = await self._verify(token)
+            options: dict[str, Any] = {
+                "iss": {"essential": True, "value": self.issuer},
+                "aud": {"essential": True, "value": self.client_id},
+                "sub": {"essential": True},
+                "exp": {"essential": True},
+                "iat": {"essential": True},
+            }
+            params = {"nonce": nonce, "client_id": self.client_id, "access_token": access_token}
+            checked = CodeIDToken(claims, header, options, params)
+            checked.validate(now=int(time.time()), leeway=self.leeway)
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
+            raise InvalidIDToken(f"ID token rejected: {exc}") from exc
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise InvalidIDToken("ID token rejected: nonce mismatch")
+        if expected_sub is not None and claims.get("sub") != expected_sub:
+            raise InvalidIDToken("refreshed ID token names another subject")
+        return claims
+
+    async def logout_token(self, token: str) -> dict[str, Any]:
+        """Validate a logout token per OIDC Back-Channel Logout 1.0, section 2.6."""
+        try:
+            header, claims = await self._verify(token)
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
+            raise InvalidLogoutToken(f"logout token rejected: {exc}") from exc
+        # ZITADEL sends typ "JWT"; the spec recommends "logout+jwt" (2.4): accept both.
+        if header.get("typ") not in LOGOUT_TOKEN_TYPES:
+            raise InvalidLogoutToken("logout token has an unexpected typ")
+        problem = self._logout_claims_problem(claims)
+        if problem:
+            raise InvalidLogoutToken(f"logout token rejected: {problem}")
+        return claims
+
+    def _logout_claims_problem(self, claims: Mapping[str, Any]) -> str | None:
+        now = time.time()
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        events = claims.get("events")
+        checks = (
+            (claims.get("iss") != self.issuer, "wrong iss"),
+            (self.client_id not in auds, "wrong aud"),
+            (not isinstance(claims.get("iat"), int | float), "iat missing"),
+            (isinstance(claims.get("iat"), int | float)
+             and claims["iat"] > now + self.leeway, "iat in the future"),
+            (not isinstance(claims.get("exp"), int | float)
+             or claims["exp"] < now - self.leeway, "expired or exp missing"),
+            (not isinstance(claims.get("jti"), str) or not claims["jti"], "jti missing"),
+            (not isinstance(events, Mapping)
+             or not isinstance(events.get(BACKCHANNEL_EVENT), Mapping), "events claim wrong"),
+            ("nonce" in claims, "nonce present"),
+            (not claims.get("sid") and not claims.get("sub"), "neither sid nor sub"),
+        )
+        for failed, reason in checks:
+            if failed:
+                return reason
+        return None

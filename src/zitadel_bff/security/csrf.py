@@ -1,0 +1,35 @@
+"""CSRF defence: a synchronizer token bound to the browser, plus an origin check.
+
+The token is an HMAC of a secret the browser holds in an HttpOnly cookie (the session id, or
+before sign-in the browser id), so it cannot be forged without that cookie and it changes at
+sign-in. Browsers that send ``Origin`` or ``Sec-Fetch-Site`` must also show a same-origin request;
+a request without them still needs the token (OWASP CSRF cheat sheet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..errors import CSRFError
+from ..sessions.crypto import Keyring
+
+__all__ = ["CSRF_FIELD", "CSRF_HEADER", "SAFE_METHODS", "check_origin", "check_token"]
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+def check_origin(origin: str | None, fetch_site: str | None, allowed_origin: str) -> None:
+    if origin is not None and origin != allowed_origin:
+        raise CSRFError("the request came from another origin")
+    if fetch_site is not None and fetch_site not in ALLOWED_FETCH_SITES:
+        raise CSRFError("the request came from another site")
+
+
+def check_token(keyring: Keyring, token: str | None, bindings: Iterable[str | None]) -> None:
+    if not token or len(token) > 128:
+        raise CSRFError("the CSRF token is missing")
+    if not any(b and keyring.csrf_valid(token, b) for b in bindings):
+        raise CSRFError("the CSRF token is wrong or stale")

@@ -1,0 +1,72 @@
+"""The small async interface every session store implements.
+
+Values are opaque bytes (already sealed). A record may carry tags (e.g. the HMAC of a ZITADEL
+``sid`` or ``sub``) so that every record of a tag can be deleted at once: back-channel logout and
+"end all sessions of a user" cost one indexed delete.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+__all__ = ["Store"]
+
+
+class Store(abc.ABC):
+    """get / set with expiry / delete, plus the few atomic operations login and logout need.
+
+    ``expires_at`` is a Unix timestamp; an expired record is never returned. Whoever creates a
+    store closes it with :meth:`close`.
+    """
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    async def set(
+        self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
+    ) -> None:
+        """Create or replace ``key``; its tags replace the old ones."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def pop(self, key: str) -> bytes | None:
+        """Return and delete ``key`` atomically: at most one caller ever gets the value."""
+
+    @abc.abstractmethod
+    async def add(self, key: str, expires_at: float) -> bool:
+        """Create ``key`` if absent; False if it exists (replay detection)."""
+
+    @abc.abstractmethod
+    async def delete_tagged(self, tag: str) -> int:
+        """Delete every record carrying ``tag``; return how many."""
+
+    @abc.abstractmethod
+    async def count_tagged(self, tag: str) -> int: ...
+
+    @abc.abstractmethod
+    async def count(self, prefix: str = "") -> int:
+        """Live records whose key starts with ``prefix``."""
+
+    @abc.abstractmethod
+    async def purge_expired(self) -> int:
+        """Delete expired records in small batches; return how many."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable if the store cannot serve requests."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @asynccontextmanager
+    async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
+        """A lock shared by every app instance using this store; yields False if not acquired.
+
+        Stores used by one process only need no cross-process lock: the default yields True.
+        """
+        yield True

@@ -1,0 +1,83 @@
+"""An in-process store for tests and single-process development. Lost at restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from .base import Store
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, float, tuple[str, ...]]] = {}
+        self._tags: dict[str, set[str]] = {}
+
+    def _live(self, key: str) -> tuple[bytes, float, tuple[str, ...]] | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] <= time.time():
+            self._remove(key)
+            return None
+        return item
+
+    def _remove(self, key: str) -> bool:
+        item = self._data.pop(key, None)
+        if item is None:
+            return False
+        for tag in item[2]:
+            members = self._tags.get(tag)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._tags[tag]
+        return True
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._live(key)
+        return item[0] if item else None
+
+    async def set(
+        self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
+    ) -> None:
+        self._remove(key)
+        self._data[key] = (value, expires_at, tuple(tags))
+        for tag in tags:
+            self._tags.setdefault(tag, set()).add(key)
+
+    async def delete(self, key: str) -> bool:
+        return self._remove(key)
+
+    async def pop(self, key: str) -> bytes | None:
+        item = self._live(key)
+        if item is None:
+            return None
+        self._remove(key)
+        return item[0]
+
+    async def add(self, key: str, expires_at: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._data[key] = (b"", expires_at, ())
+        return True
+
+    async def delete_tagged(self, tag: str) -> int:
+        keys = list(self._tags.get(tag, ()))
+        return sum(self._remove(k) for k in keys)
+
+    async def count_tagged(self, tag: str) -> int:
+        return sum(1 for k in list(self._tags.get(tag, ())) if self._live(k))
+
+    async def count(self, prefix: str = "") -> int:
+        return sum(1 for k in list(self._data) if k.startswith(prefix) and self._live(k))
+
+    async def purge_expired(self) -> int:
+        now = time.time()
+        expired = [k for k, (_, exp, _) in self._data.items() if exp <= now]
+        return sum(self._remove(k) for k in expired)
+
+    async def ping(self) -> None:
+        return None

@@ -1,0 +1,147 @@
+"""A Redis store, for several app instances sharing sessions (``redis://host:port/db``).
+
+Records are plain keys with a TTL; tags are Redis sets. ``pop`` is GETDEL, ``add`` is SET NX,
+and :meth:`lock` is SET NX PX with a compare-and-delete release, so a token refresh happens once
+across every instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ...errors import StoreUnavailable
+from .base import Store
+
+__all__ = ["RedisStore"]
+
+TAG_PREFIX = "tag:"
+TAGS_OF_PREFIX = "tagsof:"
+UNLOCK_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+LOCK_POLL = 0.02
+
+
+def _ttl_ms(expires_at: float) -> int:
+    return max(1, math.ceil((expires_at - time.time()) * 1000))
+
+
+class RedisStore(Store):
+    def __init__(self, client: Any, *, prefix: str = "zbff:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=2.0, socket_connect_timeout=2.0, **kwargs
+        )
+        return cls(client)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._redis, method)(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._call("get", self._k(key))
+        return bytes(value) if value is not None else None
+
+    async def set(
+        self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
+    ) -> None:
+        ttl = _ttl_ms(expires_at)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._k(key), value, px=ttl)
+                pipe.delete(self._k(TAGS_OF_PREFIX + key))
+                for tag in tags:
+                    tag_key = self._k(TAG_PREFIX + tag)
+                    pipe.sadd(tag_key, key)
+                    pipe.pexpire(tag_key, ttl, gt=True)
+                    pipe.pexpire(tag_key, ttl, nx=True)
+                    pipe.sadd(self._k(TAGS_OF_PREFIX + key), tag)
+                if tags:
+                    pipe.pexpire(self._k(TAGS_OF_PREFIX + key), ttl)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+
+    async def delete(self, key: str) -> bool:
+        tags = await self._call("smembers", self._k(TAGS_OF_PREFIX + key))
+        for tag in tags:
+            await self._call("srem", self._k(TAG_PREFIX + tag.decode()), key)
+        await self._call("delete", self._k(TAGS_OF_PREFIX + key))
+        return bool(await self._call("delete", self._k(key)))
+
+    async def pop(self, key: str) -> bytes | None:
+        value = await self._call("getdel", self._k(key))
+        return bytes(value) if value is not None else None
+
+    async def add(self, key: str, expires_at: float) -> bool:
+        return bool(await self._call("set", self._k(key), b"", px=_ttl_ms(expires_at), nx=True))
+
+    async def delete_tagged(self, tag: str) -> int:
+        members = await self._call("smembers", self._k(TAG_PREFIX + tag))
+        deleted = 0
+        for member in members:
+            deleted += await self.delete(member.decode())
+        await self._call("delete", self._k(TAG_PREFIX + tag))
+        return deleted
+
+    async def count_tagged(self, tag: str) -> int:
+        members = await self._call("smembers", self._k(TAG_PREFIX + tag))
+        if not members:
+            return 0
+        keys = [self._k(m.decode()) for m in members]
+        return int(await self._call("exists", *keys))
+
+    async def count(self, prefix: str = "") -> int:
+        total = 0
+        try:
+            async for _ in self._redis.scan_iter(match=self._k(prefix) + "*", count=1000):
+                total += 1
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        return total
+
+    async def purge_expired(self) -> int:
+        return 0  # Redis expires keys itself
+
+    async def ping(self) -> None:
+        await self._call("ping")
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    @asynccontextmanager
+    async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
+        token = secrets.token_hex(16)
+        lock_key = self._k("lock:" + key)
+        deadline = time.monotonic() + ttl
+        acquired = False
+        while not acquired and time.monotonic() < deadline:
+            acquired = bool(
+                await self._call("set", lock_key, token, px=int(ttl * 1000), nx=True)
+            )
+            if not acquired:
+                await asyncio.sleep(LOCK_POLL)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                await self._call("eval", UNLOCK_SCRIPT, 1, lock_key, token)

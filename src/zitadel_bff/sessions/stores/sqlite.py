@@ -1,0 +1,171 @@
+"""The embedded default: one SQLite file (WAL mode), shared by the threads of one process.
+
+Queries run directly on the event loop: an indexed lookup in WAL mode takes tens of
+microseconds, less than handing it to a thread pool would. Purges delete in small batches and
+yield between them, so concurrent requests never wait long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ...errors import StoreUnavailable
+from .base import Store
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger(__name__)
+
+PURGE_BATCH = 500
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at);
+CREATE TABLE IF NOT EXISTS tags (
+    tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_key ON tags (key);
+"""
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``."""
+        return cls(url.removeprefix("sqlite:///") or ":memory:")
+
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._db
+        except sqlite3.Error as exc:
+            logger.error("SQLite store error: %s", exc)
+            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._guard() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    async def get(self, key: str) -> bytes | None:
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT value FROM records WHERE key = ? AND expires_at > ?", (key, time.time())
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    async def set(
+        self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO records (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, expires_at),
+            )
+            db.execute("DELETE FROM tags WHERE key = ?", (key,))
+            if tags:
+                db.executemany(
+                    "INSERT OR IGNORE INTO tags (tag, key) VALUES (?, ?)", [(t, key) for t in tags]
+                )
+
+    async def delete(self, key: str) -> bool:
+        with self._transaction() as db:
+            db.execute("DELETE FROM tags WHERE key = ?", (key,))
+            return db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount > 0
+
+    async def pop(self, key: str) -> bytes | None:
+        with self._transaction() as db:
+            row = db.execute(
+                "DELETE FROM records WHERE key = ? RETURNING value, expires_at", (key,)
+            ).fetchone()
+            db.execute("DELETE FROM tags WHERE key = ?", (key,))
+        if row is None or row[1] <= time.time():
+            return None
+        return bytes(row[0])
+
+    async def add(self, key: str, expires_at: float) -> bool:
+        with self._transaction() as db:
+            db.execute("DELETE FROM records WHERE key = ? AND expires_at <= ?", (key, time.time()))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO records (key, value, expires_at) VALUES (?, x'', ?)",
+                (key, expires_at),
+            )
+            return cur.rowcount > 0
+
+    async def delete_tagged(self, tag: str) -> int:
+        with self._transaction() as db:
+            keys = [r[0] for r in db.execute("SELECT key FROM tags WHERE tag = ?", (tag,))]
+            for key in keys:
+                db.execute("DELETE FROM tags WHERE key = ?", (key,))
+            return sum(
+                db.execute("DELETE FROM records WHERE key = ?", (k,)).rowcount for k in keys
+            )
+
+    async def count_tagged(self, tag: str) -> int:
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT count(*) FROM tags JOIN records USING (key) "
+                "WHERE tag = ? AND expires_at > ?",
+                (tag, time.time()),
+            ).fetchone()
+        return int(row[0])
+
+    async def count(self, prefix: str = "") -> int:
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT count(*) FROM records WHERE key >= ? AND key < ? AND expires_at > ?",
+                (prefix, prefix + "\U0010ffff", time.time()),
+            ).fetchone()
+        return int(row[0])
+
+    async def purge_expired(self) -> int:
+        total = 0
+        while True:
+            with self._transaction() as db:
+                keys = [
+                    r[0]
+                    for r in db.execute(
+                        "DELETE FROM records WHERE key IN (SELECT key FROM records "
+                        "WHERE expires_at <= ? LIMIT ?) RETURNING key",
+                        (time.time(), PURGE_BATCH),
+                    )
+                ]
+                db.executemany("DELETE FROM tags WHERE key = ?", [(k,) for k in keys])
+            total += len(keys)
+            if len(keys) < PURGE_BATCH:
+                return total
+            await asyncio.sleep(0)  # let waiting requests run between batches
+
+    async def ping(self) -> None:
+        with self._guard() as db:
+            db.execute("SELECT 1").fetchone()
+
+    async def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,118 @@
+"""Shared fixtures: one test provider per session, app servers on real loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port
+from tests.support.server import ThreadedServer
+from zitadel_bff.app import create_app
+from zitadel_bff.config import Settings, load_settings
+
+APP_PORTS = 6
+TEST_SECRET = "test-session-secret-0123456789-abcdefghijklmnop"
+BROWSER_HEADERS = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def settings_for(port: int, issuer: str, store: str, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "session_secret": TEST_SECRET,
+        "zitadel_domain": issuer,
+        "zitadel_client_id": CLIENT_ID,
+        "zitadel_client_secret": CLIENT_SECRET,
+        "zitadel_callback_url": f"http://127.0.0.1:{port}/auth/callback",
+        "zitadel_post_logout_url": f"http://127.0.0.1:{port}/auth/logout/callback",
+        "session_store": store,
+        "zitadel_clock_skew": 0,
+        "port": port,
+    }
+    base.update(overrides)
+    return load_settings(None, **base)
+
+
+@pytest.fixture(scope="session")
+def port_pool() -> queue.Queue[int]:
+    pool: queue.Queue[int] = queue.Queue()
+    for _ in range(APP_PORTS):
+        pool.put(free_port())
+    return pool
+
+
+@pytest.fixture(scope="session")
+def app_ports(port_pool: queue.Queue[int]) -> list[int]:
+    return list(port_pool.queue)
+
+
+@pytest.fixture(scope="session")
+def op(app_ports: list[int]) -> Iterator[OPProcess]:
+    proc = OPProcess(port=free_port(), app_ports=app_ports, backchannel_port=app_ports[0]).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def short_op(app_ports: list[int]) -> Iterator[OPProcess]:
+    """A second provider whose access tokens live 4 s (refresh is due after 2 s)."""
+    proc = OPProcess(
+        port=free_port(), app_ports=app_ports, env={"OP_ACCESS_TOKEN_TTL": "4"}
+    ).start()
+    yield proc
+    proc.stop()
+
+
+AppFactory = Callable[..., ThreadedServer]
+
+
+@pytest.fixture
+def start_app(
+    port_pool: queue.Queue[int], op: OPProcess, tmp_path: Path
+) -> Iterator[AppFactory]:
+    """Start an app (its own SQLite file) on a pool port; ``issuer`` picks another provider."""
+    started: list[ThreadedServer] = []
+
+    def start(*, issuer: str | None = None, port: int | None = None, **overrides: Any) -> ThreadedServer:
+        port = port if port is not None else port_pool.get_nowait()
+        store = overrides.pop("session_store", f"sqlite:///{tmp_path}/sessions-{port}.db")
+        settings = settings_for(port, issuer or op.issuer, store, **overrides)
+        server = ThreadedServer(create_app(settings), port).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        port_pool.put(server.port)
+
+
+@pytest.fixture
+def app(start_app: AppFactory, app_ports: list[int], port_pool: queue.Queue[int]) -> ThreadedServer:
+    """The standard app on the port the provider sends back-channel logouts to."""
+    # Take the back-channel port out of the pool for this test.
+    taken: list[int] = []
+    while True:
+        port = port_pool.get_nowait()
+        if port == app_ports[0]:
+            break
+        taken.append(port)
+    for other in taken:
+        port_pool.put(other)
+    return start_app(port=port)
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(follow_redirects=False, headers=BROWSER_HEADERS, timeout=10) as c:
+        yield c
+
+
+@contextlib.contextmanager
+def browser_client() -> Iterator[httpx.Client]:
+    with httpx.Client(follow_redirects=False, headers=BROWSER_HEADERS, timeout=10) as c:
+        yield c
