@@ -1,0 +1,43 @@
+# zitadel-bff: every target installs what it needs first (Python venv in .venv, the test
+# provider's Node modules), so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OP_STAMP := tests/op/node_modules/.package-lock.json
+
+.PHONY: install demo run test lint bench screenshots clean
+
+install: $(STAMP) $(OP_STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+$(OP_STAMP): tests/op/package.json tests/op/package-lock.json
+	cd tests/op && npm ci --no-audit --no-fund --loglevel=error
+
+demo: install  ## the app with a local ZITADEL-shaped provider (no account needed)
+	$(PY) scripts/demo.py
+
+run: install  ## the app against the ZITADEL instance configured in .env
+	$(VENV)/bin/zitadel-bff serve
+
+test: install  ## every test: unit, integration (real provider, SQLite, Redis), browser
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/mypy
+
+bench: install  ## performance benchmarks (wrk), see docs/PERFORMANCE.md
+	$(PY) -m bench
+
+screenshots: install  ## regenerate docs/screenshots/ in Chromium
+	$(PY) -m tests.e2e.screenshots
+
+clean:
+	rm -rf $(VENV) tests/op/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""`make demo`: the app with the local ZITADEL-shaped development provider. Ctrl-C stops both.
+
+The provider is tests/op/server.mjs (oidc-provider configured like ZITADEL); it is a local
+development provider, not ZITADEL, and says so on every page it shows.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import uvicorn  # noqa: E402
+
+from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess  # noqa: E402
+from zitadel_bff.app import create_app  # noqa: E402
+from zitadel_bff.app.cli import _configure_logging  # noqa: E402
+from zitadel_bff.config import load_settings  # noqa: E402
+
+APP_PORT = int(os.environ.get("PORT", "3000"))
+OP_PORT = int(os.environ.get("DEMO_OP_PORT", "9000"))
+DATA = ROOT / "data"
+
+
+def demo_secret() -> str:
+    """A random secret kept in data/ so that demo sessions survive a restart."""
+    path = DATA / "demo-session-secret"
+    DATA.mkdir(exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def main() -> int:
+    app_url = f"http://127.0.0.1:{APP_PORT}"
+    op = OPProcess(port=OP_PORT, app_ports=[APP_PORT], backchannel_port=APP_PORT)
+    settings = load_settings(
+        None,
+        session_secret=demo_secret(),
+        session_store=f"sqlite:///{DATA / 'demo-sessions.db'}",
+        zitadel_domain=op.issuer,
+        zitadel_client_id=CLIENT_ID,
+        zitadel_client_secret=CLIENT_SECRET,
+        zitadel_callback_url=f"{app_url}/auth/callback",
+        zitadel_post_logout_url=f"{app_url}/auth/logout/callback",
+        port=APP_PORT,
+    )
+    _configure_logging("INFO")
+    op.start()
+    try:
+        print(
+            f"""
+  zitadel-bff demo
+  ----------------
+  App:       {app_url}    <- open this (use 127.0.0.1, not localhost: cookies are per host)
+  Provider:  {op.issuer}  (LOCAL DEVELOPMENT PROVIDER - not a real ZITADEL)
+
+  Sign in as  admin  (has the admin role)  or  alice  (no admin role); no password.
+  Ctrl-C stops the app and the provider.
+""",
+            flush=True,
+        )
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=APP_PORT, log_level="info",
+                    server_header=False)
+    finally:
+        op.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
