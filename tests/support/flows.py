@@ -65,11 +65,18 @@ def follow(client: httpx.Client, resp: httpx.Response, result: FlowResult, *,
     raise AssertionError("too many redirects")
 
 
+def form_token(client: httpx.Client, app_url: str) -> str:
+    """A CSRF token from the sign-in page, or from the landing page when already signed in."""
+    page = client.get(f"{app_url}/auth/login", headers={"accept": "text/html"})
+    if page.status_code == 303:
+        page = client.get(f"{app_url}/", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.status_code
+    return csrf_token(page.text)
+
+
 def login(client: httpx.Client, app_url: str, *, username: str = "admin",
           return_to: str | None = None, stop_at: str | None = None) -> FlowResult:
-    page = client.get(f"{app_url}/auth/login", headers={"accept": "text/html"})
-    assert page.status_code == 200, page.status_code
-    data = {"csrf_token": csrf_token(page.text)}
+    data = {"csrf_token": form_token(client, app_url)}
     if return_to is not None:
         data["returnTo"] = return_to
     resp = client.post(f"{app_url}/auth/signin", data=data)

@@ -1,7 +1,8 @@
 """The provider's signing keys: a cached JWKS that is refetched when a token names an unknown kid.
 
-Refetches are single-flight and rate limited, so a stream of tokens with forged kids costs at most
-one JWKS request per ``min_refetch_interval``.
+Refetches are single-flight and rate limited by a small token bucket: a real rotation is picked
+up at once, while a stream of tokens with forged kids costs at most one JWKS request per
+``refill_seconds`` after the first few.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ __all__ = ["KEY_TYPES_BY_ALG", "JWKSCache"]
 logger = logging.getLogger(__name__)
 
 KEY_TYPES_BY_ALG = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
-DEFAULT_REFETCH_INTERVAL = 2.0
+REFETCH_BURST = 3
+REFETCH_REFILL_SECONDS = 10.0
 
 
 class JWKSCache:
@@ -30,12 +32,16 @@ class JWKSCache:
         self,
         fetch: Callable[[], Awaitable[dict[str, Any]]],
         *,
-        min_refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
+        burst: int = REFETCH_BURST,
+        refill_seconds: float = REFETCH_REFILL_SECONDS,
     ) -> None:
         self._fetch = fetch
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
-        self._interval = min_refetch_interval
+        self._burst = burst
+        self._refill = refill_seconds
+        self._allowance = float(burst)
+        self._allowance_at = time.monotonic()
         self._lock = asyncio.Lock()
 
     async def key_set(self) -> KeySet:
@@ -56,7 +62,8 @@ class JWKSCache:
             # Another task refreshed while we waited: use its result.
             if self._keys is not None and self._fetched_at >= started:
                 return
-            if not force and self._keys is not None and started - self._fetched_at < self._interval:
+            if not force and self._keys is not None and not self._take_allowance():
+                logger.warning("unknown kid, but JWKS refetches are rate limited")
                 return
             document = await self._fetch()
             try:
@@ -65,6 +72,17 @@ class JWKSCache:
                 raise ValueError("the provider's JWKS could not be read") from exc
             self._fetched_at = time.monotonic()
             logger.info("loaded %d signing key(s) from the provider", len(self._keys.keys))
+
+    def _take_allowance(self) -> bool:
+        now = time.monotonic()
+        self._allowance = min(
+            float(self._burst), self._allowance + (now - self._allowance_at) / self._refill
+        )
+        self._allowance_at = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
 
     def invalidate(self) -> None:
         self._keys = None
