@@ -13,6 +13,7 @@ START_TIMEOUT = 10.0
 
 class ThreadedServer:
     def __init__(self, app: Any, port: int) -> None:
+        self.app = app
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(

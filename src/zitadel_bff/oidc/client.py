@@ -284,7 +284,9 @@ class OIDCClient:
         """Use a refresh token; a new ID token must keep iss and sub (OIDC Core 12.2)."""
         meta = await self.metadata()
         token = await self._token_call(
-            self._http.refresh_token(meta.token_endpoint, refresh_token=refresh_token)
+            # No scope parameter: the grant keeps its scopes (RFC 6749 6); Authlib would
+            # otherwise resend the whole configured list.
+            self._http.refresh_token(meta.token_endpoint, refresh_token=refresh_token, scope=None)
         )
         claims: dict[str, Any] = {}
         if isinstance(token.get("id_token"), str):

@@ -30,7 +30,10 @@ class SecurityHeadersMiddleware:
             ("content-security-policy", content_security_policy(form_targets)),
             ("x-frame-options", "DENY"),
             ("x-content-type-options", "nosniff"),
-            ("referrer-policy", "no-referrer"),
+            # Not "no-referrer": under it browsers send `Origin: null` on same-origin form POSTs
+            # (Fetch, "append a request Origin header"), which the CSRF origin check refuses.
+            # "same-origin" still sends nothing to other origins such as the provider.
+            ("referrer-policy", "same-origin"),
             ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
             ("cross-origin-opener-policy", "same-origin"),
             ("cache-control", "no-store"),

@@ -1,0 +1,49 @@
+"""Browser fixtures: one Chromium per session, a fresh context (and page) per test.
+
+Plain Playwright (sync API), no pytest-playwright. Without /usr/bin/chromium the e2e tests skip,
+unless E2E_REQUIRED is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.e2e.browser import CHROMIUM, DESKTOP, TIMEOUT_MS, Watch, launch
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("E2E_REQUIRED"):
+            pytest.fail(f"E2E_REQUIRED is set but there is {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def watch(app_ports: list[int]) -> Watch:
+    return Watch(app_ports)
+
+
+@pytest.fixture
+def context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
+    """A fresh context; after the test, no page of the app may have shown a problem."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    watch.attach(ctx)
+    yield ctx
+    ctx.close()
+    watch.check()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()

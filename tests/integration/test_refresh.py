@@ -1,0 +1,102 @@
+"""Token refresh against a provider whose access tokens live 4 s (refresh due after 2 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from tests.conftest import TEST_SECRET, browser_client
+from tests.support.flows import login
+from tests.support.records import read_session
+
+ADMIN_SUB = "301234567890123456"
+DUE = 2.2
+
+
+def test_refresh_happens_before_expiry_and_rotates(start_app, short_op, tmp_path):
+    app = start_app(issuer=short_op.issuer)
+    db = tmp_path / f"sessions-{app.port}.db"
+    with browser_client() as client:
+        login(client, app.url)
+        cookie = client.cookies.get("zbff_session")
+        before = read_session(db, TEST_SECRET, cookie)
+        short_op.reset_stats()
+        assert client.get(app.url + "/profile").status_code == 200
+        assert short_op.stats()["token_requests"].get("refresh_token", 0) == 0
+        time.sleep(DUE)
+        assert client.get(app.url + "/profile").status_code == 200
+        assert short_op.stats()["token_requests"]["refresh_token"] == 1
+        after = read_session(db, TEST_SECRET, cookie)
+        assert after.refresh_token != before.refresh_token
+        assert after.access_token != before.access_token
+        assert after.id_token != before.id_token
+        assert not short_op.token_active(before.refresh_token)
+        assert short_op.token_active(after.refresh_token)
+        assert client.cookies.get("zbff_session") == cookie  # same session, new tokens
+        time.sleep(DUE)
+        assert client.get(app.url + "/profile").status_code == 200
+        assert short_op.stats()["token_requests"]["refresh_token"] == 2
+
+
+def test_concurrent_requests_at_expiry_refresh_once(start_app, short_op):
+    app = start_app(issuer=short_op.issuer)
+    with browser_client() as client:
+        login(client, app.url)
+        cookie = client.cookies.get("zbff_session")
+    short_op.reset_stats()
+    time.sleep(DUE)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
+            responses = await asyncio.gather(
+                *[ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+                  for _ in range(12)]
+            )
+        return [r.status_code for r in responses]
+
+    statuses = asyncio.run(burst())
+    assert statuses == [200] * 12
+    # Reusing a rotated refresh token revokes the grant at this provider, so a second refresh
+    # would have ended the session: one refresh and every request served proves single flight.
+    assert short_op.stats()["token_requests"]["refresh_token"] == 1
+
+
+def test_revoked_grant_signs_the_user_out(start_app, short_op):
+    app = start_app(issuer=short_op.issuer)
+    with browser_client() as client:
+        login(client, app.url)
+        assert client.get(app.url + "/profile").status_code == 200
+        short_op.revoke_user(ADMIN_SUB)
+        time.sleep(DUE)
+        resp = client.get(app.url + "/profile")
+        assert resp.status_code == 303
+        assert resp.headers["location"] == "/auth/login?returnTo=%2Fprofile&error=refresh_failed"
+        page = client.get(app.url + resp.headers["location"])
+        assert "Your session was ended" in page.text
+        again = client.get(app.url + "/profile")
+        assert again.status_code == 303 and "error" not in again.headers["location"]
+
+
+def test_provider_down_during_refresh_keeps_the_session(start_app, short_op, op):
+    """A provider outage must not sign everybody out; the refresh is retried later."""
+    app = start_app(issuer=short_op.issuer)
+    with browser_client() as client:
+        login(client, app.url)
+        oidc = app.app.state.zitadel_auth.oidc
+        real = oidc._http._transport
+
+        class Down(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request):
+                raise httpx.ConnectError("provider down", request=request)
+
+        time.sleep(DUE)
+        oidc._http._transport = Down()
+        try:
+            assert client.get(app.url + "/profile").status_code == 200
+        finally:
+            oidc._http._transport = real
+        short_op.reset_stats()
+        assert client.get(app.url + "/profile").status_code == 200
+        assert short_op.stats()["token_requests"]["refresh_token"] == 1

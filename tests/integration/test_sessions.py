@@ -1,0 +1,209 @@
+"""Sessions, route protection and the security headers, over real HTTP and a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.conftest import TEST_SECRET, browser_client
+from tests.support.flows import login
+from tests.support.records import read_session
+
+ADMIN_SUB = "301234567890123456"
+
+
+def auth_of(server):
+    return server.app.state.zitadel_auth
+
+
+def test_protected_page_redirects_html_and_401s_json(app, client):
+    resp = client.get(app.url + "/profile?tab=x")
+    assert resp.status_code == 303
+    assert resp.headers["location"] == "/auth/login?returnTo=%2Fprofile%3Ftab%3Dx"
+    api = client.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+    assert api.status_code == 401
+    assert api.json() == {"error": "not_authenticated", "message": "Please sign in"}
+
+
+def test_tampered_cookie_is_signed_out_and_cleared(app, client, op):
+    login(client, app.url)
+    real = client.cookies.get("zbff_session")
+    client.cookies.set("zbff_session", real[:-2] + ("AA" if real[-2:] != "AA" else "BB"))
+    resp = client.get(app.url + "/profile")
+    assert resp.status_code == 303
+    assert any(v.startswith("zbff_session=;") for k, v in resp.headers.multi_items()
+               if k == "set-cookie")
+    for junk in [b"", b"x" * 5000, "\u00e9t\u00e9".encode(), b"a;b", b'"quoted"', b"\xff\xfe"]:
+        with browser_client() as other:
+            resp = other.get(app.url + "/profile", headers={"cookie": b"zbff_session=" + junk})
+            assert resp.status_code == 303
+
+
+def test_session_record_is_encrypted_at_rest(app, client, op, tmp_path):
+    login(client, app.url)
+    db = tmp_path / f"sessions-{app.port}.db"
+    rows = sqlite3.connect(db).execute("SELECT key, value FROM records").fetchall()
+    blob = b"".join(bytes(v) for _, v in rows) + "".join(k for k, _ in rows).encode()
+    cookie = client.cookies.get("zbff_session")
+    for secret in [ADMIN_SUB.encode(), b"admin@acme.localhost", cookie.encode(), b"Ada"]:
+        assert secret not in blob
+    data = read_session(db, TEST_SECRET, cookie)
+    assert data is not None and data.sub == ADMIN_SUB and data.refresh_token
+
+
+def test_idle_timeout_ends_the_session(app, client, op):
+    login(client, app.url)
+    manager = auth_of(app).sessions
+    manager.idle_timeout, manager.touch_interval = 1, 0.1
+    try:
+        assert client.get(app.url + "/profile").status_code == 200
+        time.sleep(1.2)
+        resp = client.get(app.url + "/profile")
+        assert resp.status_code == 303
+        assert resp.headers["location"] == (
+            "/auth/login?returnTo=%2Fprofile&error=session_expired"
+        )
+        page = client.get(app.url + resp.headers["location"])
+        assert "Your session has expired" in page.text
+    finally:
+        manager.idle_timeout, manager.touch_interval = 3600, 60
+
+
+def test_activity_extends_the_idle_timeout(app, client, op):
+    login(client, app.url)
+    manager = auth_of(app).sessions
+    manager.idle_timeout, manager.touch_interval = 2, 0.1
+    try:
+        for _ in range(4):
+            time.sleep(0.7)
+            assert client.get(app.url + "/profile").status_code == 200
+    finally:
+        manager.idle_timeout, manager.touch_interval = 3600, 60
+
+
+def test_absolute_lifetime_ends_an_active_session(app, client, op):
+    login(client, app.url)
+    manager = auth_of(app).sessions
+    manager.max_lifetime = 1
+    try:
+        assert client.get(app.url + "/profile").status_code == 200
+        time.sleep(1.1)
+        resp = client.get(app.url + "/profile")
+        assert resp.status_code == 303 and "session_expired" in resp.headers["location"]
+    finally:
+        manager.max_lifetime = 86400
+
+
+def test_expired_records_are_purged(app, client, op, tmp_path):
+    import asyncio
+
+    login(client, app.url)
+    manager = auth_of(app).sessions
+    db = tmp_path / f"sessions-{app.port}.db"
+    con = sqlite3.connect(db)
+    con.execute("UPDATE records SET expires_at = 0")
+    con.commit()
+    from zitadel_bff.sessions import SQLiteStore
+
+    async def purge() -> int:
+        store = SQLiteStore(db)
+        try:
+            return await store.purge_expired()
+        finally:
+            await store.close()
+
+    assert asyncio.run(purge()) >= 1
+    assert con.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM tags").fetchone()[0] == 0
+    del manager
+
+
+def test_userinfo_endpoint(app, client, op):
+    login(client, app.url)
+    resp = client.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["sub"] == ADMIN_SUB
+    assert set(body["urn:zitadel:iam:org:project:roles"]) == {"admin", "user"}
+    assert resp.headers["cache-control"] == "no-store"
+
+
+def test_session_endpoint_for_spas(app, client, op):
+    anon = client.get(app.url + "/auth/session").json()
+    assert anon["authenticated"] is False and anon["csrf_token"]
+    login(client, app.url)
+    body = client.get(app.url + "/auth/session").json()
+    assert body["authenticated"] is True
+    assert body["user"]["sub"] == ADMIN_SUB and body["user"]["roles"] == ["admin", "user"]
+    # the token works as the X-CSRF-Token header for unsafe calls
+    resp = client.post(app.url + "/auth/logout", headers={"x-csrf-token": body["csrf_token"]})
+    assert resp.status_code == 303
+
+
+def test_admin_role_guard(app, op):
+    with browser_client() as admin:
+        login(admin, app.url, username="admin")
+        page = admin.get(app.url + "/admin")
+        assert page.status_code == 200 and "Admin" in page.text
+    with browser_client() as alice:
+        login(alice, app.url, username="alice")
+        page = alice.get(app.url + "/admin")
+        assert page.status_code == 403 and "have access to this page" in page.text
+        api = alice.get(app.url + "/admin", headers={"accept": "application/json"})
+        assert api.status_code == 403 and api.json()["error"] == "forbidden"
+        profile = alice.get(app.url + "/profile")
+        assert "Alice Example" in profile.text and "not verified" in profile.text
+
+
+def test_health_and_readiness(app, client):
+    assert client.get(app.url + "/healthz").json() == {"status": "ok"}
+    ready = client.get(app.url + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "store": "ok", "provider": "ok"}
+
+
+def test_security_headers(app, client):
+    resp = client.get(app.url + "/")
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["referrer-policy"] == "same-origin"
+    assert "camera=()" in resp.headers["permissions-policy"]
+    assert resp.headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in resp.headers  # http
+
+
+def test_static_files_are_cached_with_etags(app, client):
+    page = client.get(app.url + "/")
+    href = page.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+    assert href.startswith("/static/app.css?v=")
+    css = client.get(app.url + href)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    again = client.get(app.url + href, headers={"if-none-match": css.headers["etag"]})
+    assert again.status_code == 304
+    assert client.get(app.url + "/static/nope.css").status_code == 404
+    assert client.get(app.url + "/static/../pyproject.toml").status_code == 404
+
+
+def test_not_found_page_and_json(app, client):
+    page = client.get(app.url + "/does-not-exist")
+    assert page.status_code == 404 and "Page not found" in page.text
+    api = client.get(app.url + "/does-not-exist", headers={"accept": "application/json"})
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+
+
+def test_claims_are_escaped(app, client, op):
+    login(client, app.url)
+    page = client.get(app.url + "/profile").text
+    assert "<script" not in page.split("<body", 1)[1].lower()
+
+
+def test_db_file_and_data_dir_are_created(start_app, tmp_path, client):
+    db = tmp_path / "nested" / "dir" / "s.db"
+    app = start_app(session_store=f"sqlite:///{db}")
+    assert client.get(app.url + "/readyz").status_code == 200
+    assert Path(db).is_file()
