@@ -1,0 +1,181 @@
+"""RP-initiated logout and back-channel logout, end to end against the provider."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import TEST_SECRET, browser_client
+from tests.support.flows import csrf_token, follow, login, logout, query_of, FlowResult
+from tests.support.op import CLIENT_ID
+from tests.support.records import read_session
+
+ADMIN_SUB = "301234567890123456"
+
+
+def test_logout_ends_local_and_provider_sessions_and_revokes(app, client, op, tmp_path):
+    login(client, app.url)
+    cookie = client.cookies.get("zbff_session")
+    record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
+    assert op.sessions(ADMIN_SUB) >= 1 and op.token_active(record.refresh_token)
+
+    page = client.get(app.url + "/profile")
+    resp = client.post(app.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)})
+    assert resp.status_code == 303
+    end_session = resp.headers["location"]
+    assert end_session.startswith(op.issuer + "/oidc/v1/end_session?")
+    params = query_of(end_session)
+    assert params["id_token_hint"] == record.id_token
+    assert params["client_id"] == CLIENT_ID
+    assert params["post_logout_redirect_uri"] == f"{app.url}/auth/logout/callback"
+    assert len(params["state"]) >= 43
+    # the local session is gone before the browser even reaches the provider
+    assert read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie) is None
+    assert not op.token_active(record.refresh_token)
+
+    result = FlowResult(resp)
+    final = follow(client, resp, result)
+    assert str(final.request.url) == f"{app.url}/auth/logout/success"
+    assert final.status_code == 200 and "signed out" in final.text
+    assert op.sessions(ADMIN_SUB) == 0
+    profile = client.get(app.url + "/profile")
+    assert profile.status_code == 303 and profile.headers["location"].startswith("/auth/login")
+
+
+def test_logout_needs_csrf_and_keeps_the_session_without_it(app, client, op):
+    login(client, app.url)
+    assert client.post(app.url + "/auth/logout").status_code == 403
+    assert client.post(app.url + "/auth/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert client.get(app.url + "/profile").status_code == 200
+
+
+def test_logout_without_a_session_goes_to_success(app, client):
+    token = csrf_token(client.get(app.url + "/auth/login").text)
+    resp = client.post(app.url + "/auth/logout", data={"csrf_token": token})
+    assert resp.status_code == 303 and resp.headers["location"] == "/auth/logout/success"
+
+
+@pytest.mark.parametrize("state", ["", "state=forged", "state="])
+def test_logout_callback_with_wrong_state_is_an_error(app, client, op, state):
+    login(client, app.url)
+    page = client.get(app.url + "/profile")
+    client.post(app.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)})
+    resp = client.get(f"{app.url}/auth/logout/callback?{state}")
+    assert resp.status_code == 303 and resp.headers["location"] == "/auth/logout/error"
+    page = client.get(app.url + "/auth/logout/error")
+    assert page.status_code == 400 and "could not be confirmed" in page.text
+
+
+def test_logout_helper_journey(app, client, op):
+    login(client, app.url)
+    result = logout(client, app.url)
+    assert str(result.response.request.url) == f"{app.url}/auth/logout/success"
+
+
+# Back-channel logout ---------------------------------------------------------------------
+
+def signed_in(app) -> tuple[str, str]:
+    """Sign a fresh browser in; return (its cookie, its provider sid)."""
+    with browser_client() as browser:
+        login(browser, app.url)
+        cookie = browser.cookies.get("zbff_session")
+    return cookie, ""
+
+
+def session_alive(app, cookie: str) -> bool:
+    with browser_client() as browser:
+        browser.cookies.set("zbff_session", cookie)
+        return browser.get(app.url + "/profile").status_code == 200
+
+
+def sid_of(app, cookie: str, tmp_path) -> str:
+    record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
+    assert record is not None and record.oidc_sid
+    return record.oidc_sid
+
+
+def post_logout_token(client, app, token: str):
+    return client.post(
+        app.url + "/auth/backchannel-logout", data={"logout_token": token},
+        headers={"accept": "application/json"},
+    )
+
+
+def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_path):
+    first, _ = signed_in(app)
+    second, _ = signed_in(app)
+    sid = sid_of(app, first, tmp_path)
+    resp = post_logout_token(client, app, op.logout_token(sub=ADMIN_SUB, sid=sid))
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
+    assert not session_alive(app, first)
+    assert session_alive(app, second)
+
+
+def test_backchannel_logout_by_sub_ends_every_session_of_the_user(app, client, op):
+    first, _ = signed_in(app)
+    second, _ = signed_in(app)
+    resp = post_logout_token(client, app, op.logout_token(sub=ADMIN_SUB, sid=None))
+    assert resp.status_code == 200
+    assert not session_alive(app, first) and not session_alive(app, second)
+
+
+def test_provider_initiated_backchannel_logout(app, client, op, tmp_path):
+    cookie, _ = signed_in(app)
+    sid = sid_of(app, cookie, tmp_path)
+    status = op.control("POST", "backchannel", params={"sub": ADMIN_SUB, "sid": sid})["status"]
+    assert status == 200
+    assert not session_alive(app, cookie)
+
+
+NOW = int(time.time())
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "someone-else"},
+        {"iss": "https://evil.example"},
+        {"nonce": "n"},
+        {"events": None},
+        {"events": {"http://schemas.openid.net/event/other": {}}},
+        {"events": {"http://schemas.openid.net/event/backchannel-logout": "yes"}},
+        {"iat": None},
+        {"exp": NOW - 3600, "iat": NOW - 4000},
+        {"iat": NOW + 3600, "exp": NOW + 4000},
+        {"jti": None},
+        {"sid": None, "sub": None},
+        {"key": "rotated"},
+        {"typ": "at+jwt"},
+    ],
+)
+def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, claims):
+    cookie, _ = signed_in(app)
+    base = {"sub": ADMIN_SUB, "sid": sid_of(app, cookie, tmp_path)}
+    resp = post_logout_token(client, app, op.logout_token(**{**base, **claims}))
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_logout_token"
+    assert session_alive(app, cookie)
+
+
+@pytest.mark.parametrize("body", [b"", b"logout_token=", b"logout_token=a.b.c", b"x=1"])
+def test_malformed_backchannel_requests_are_refused(app, client, body):
+    resp = client.post(
+        app.url + "/auth/backchannel-logout", content=body,
+        headers={"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
+    )
+    assert resp.status_code == 400
+
+
+def test_logout_token_replay_is_refused(app, client, op, tmp_path):
+    cookie, _ = signed_in(app)
+    token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path))
+    assert post_logout_token(client, app, token).status_code == 200
+    assert post_logout_token(client, app, token).status_code == 400
+
+
+def test_logout_token_with_typ_logout_jwt_is_accepted(app, client, op, tmp_path):
+    cookie, _ = signed_in(app)
+    token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path), typ="logout+jwt")
+    assert post_logout_token(client, app, token).status_code == 200
+    assert not session_alive(app, cookie)
