@@ -100,3 +100,40 @@ def test_provider_down_during_refresh_keeps_the_session(start_app, short_op, op)
         short_op.reset_stats()
         assert client.get(app.url + "/profile").status_code == 200
         assert short_op.stats()["token_requests"]["refresh_token"] == 1
+
+
+def test_two_app_instances_on_redis_refresh_once(start_app, short_op):
+    """Several instances behind a load balancer share sessions in Redis and refresh once."""
+    import pytest
+
+    from tests.support.redis import RedisServer, redis_required
+
+    if not RedisServer.available():
+        if redis_required():
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    redis = RedisServer().start()
+    try:
+        first = start_app(issuer=short_op.issuer, session_store=redis.url)
+        second = start_app(issuer=short_op.issuer, session_store=redis.url)
+        with browser_client() as client:
+            login(client, first.url)
+            cookie = client.cookies.get("zbff_session")
+        with browser_client() as other:
+            other.cookies.set("zbff_session", cookie)
+            assert other.get(second.url + "/profile").status_code == 200
+        short_op.reset_stats()
+        time.sleep(DUE)
+
+        async def burst() -> list[int]:
+            async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
+                responses = await asyncio.gather(
+                    *[ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+                      for _ in range(6) for app in (first, second)]
+                )
+            return [r.status_code for r in responses]
+
+        assert asyncio.run(burst()) == [200] * 12
+        assert short_op.stats()["token_requests"]["refresh_token"] == 1
+    finally:
+        redis.stop()

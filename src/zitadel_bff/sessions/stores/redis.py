@@ -65,9 +65,13 @@ class RedisStore(Store):
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:
         ttl = _ttl_ms(expires_at)
+        old_tags = await self._call("smembers", self._k(TAGS_OF_PREFIX + key))
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(self._k(key), value, px=ttl)
+                for old in old_tags:
+                    if old.decode() not in tags:
+                        pipe.srem(self._k(TAG_PREFIX + old.decode()), key)
                 pipe.delete(self._k(TAGS_OF_PREFIX + key))
                 for tag in tags:
                     tag_key = self._k(TAG_PREFIX + tag)

@@ -1,0 +1,190 @@
+"""What a person does in a real Chromium: sign in, look around, sign out, come back later.
+
+Every test runs in a fresh browser context; the ``context`` fixture then fails the test if any
+page of the app logged a console error, hit a CSP violation, failed to load one of its own
+assets, or lacked the page structure every page needs (lang, title, one h1, labels).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.browser import Watch, sign_in, sign_in_at_provider, sign_out
+from tests.support.op import OPProcess
+from tests.support.server import ThreadedServer
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_SUB = "301234567890123456"
+ALICE_SUB = "301234567890123457"
+# short_op: access tokens live 4 s and the app refreshes them after half of that.
+REFRESH_DUE = 2.3
+
+
+def asgi_app(server: ThreadedServer) -> Any:
+    return server.server.config.app
+
+
+def login_url(app_url: str) -> re.Pattern[str]:
+    return re.compile(r"^" + re.escape(app_url) + r"/auth/login\?")
+
+
+def test_sign_in_profile_sign_out(page: Page, app: ThreadedServer, watch: Watch) -> None:
+    page.goto(app.url + "/")
+    expect(page).to_have_title(re.compile("Welcome"))
+    sign_in(page, app.url, "admin")
+
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text("Ada Admin")
+    expect(page.locator("#sub")).to_have_text(ADMIN_SUB)
+    expect(main).to_contain_text("admin@acme.localhost")
+    expect(main.locator(".roles .badge")).to_have_text(["admin", "user"])
+    expect(main.locator(".org .badge")).to_have_text("ACME")
+    expect(main.locator(".org")).to_contain_text("acme.localhost")
+    expect(main.locator("table.claims")).to_contain_text("email_verified")
+    main.get_by_text("Raw JSON").click()
+    expect(main.locator("pre.json")).to_contain_text(f'"sub": "{ADMIN_SUB}"')
+
+    sign_out(page, app.url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("You have been signed out")
+
+    # The profile was served with no-store: going back fetches it again, and it is gone.
+    page.go_back()
+    expect(page).to_have_url(login_url(app.url))
+    expect(page.locator("body")).not_to_contain_text(ADMIN_SUB)
+    page.reload()
+    expect(page).to_have_url(login_url(app.url))
+    expect(page.locator("body")).not_to_contain_text(ADMIN_SUB)
+    page.goto(app.url + "/profile")
+    expect(page).to_have_url(app.url + "/auth/login?returnTo=%2Fprofile")
+    expect(page.get_by_role("button", name=re.compile("Sign in"))).to_be_visible()
+    assert any(u.endswith("/auth/logout/success") for u in watch.pages)
+
+
+def test_deep_link_comes_back_after_sign_in(page: Page, app: ThreadedServer) -> None:
+    page.goto(app.url + "/profile?tab=x")
+    expect(page).to_have_url(login_url(app.url))
+    expect(page.get_by_role("main")).to_contain_text("/profile?tab=x")
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    sign_in_at_provider(page, "alice")
+    expect(page).to_have_url(app.url + "/profile?tab=x")
+    expect(page.locator("#sub")).to_have_text(ALICE_SUB)
+
+
+def test_two_tabs_sign_in_at_once(context: BrowserContext, app: ThreadedServer) -> None:
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        tab.goto(app.url + "/auth/login")
+    # Both sign-ins are under way (two login transactions) before either finishes.
+    for tab in tabs:
+        tab.get_by_role("button", name=re.compile("Sign in")).click()
+        tab.wait_for_url(re.compile(r"/ui/login/"))
+    for tab in tabs:
+        sign_in_at_provider(tab, "admin")
+        tab.wait_for_url(app.url + "/profile")
+    for tab in tabs:
+        tab.reload()
+        expect(tab.locator("#sub")).to_have_text(ADMIN_SUB)
+
+
+def test_admin_page_and_forbidden(context: BrowserContext, app: ThreadedServer) -> None:
+    admin = context.new_page()
+    sign_in(admin, app.url, "admin")
+    admin.get_by_role("navigation").get_by_role("link", name="Admin").click()
+    expect(admin).to_have_url(app.url + "/admin")
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Admin")
+    context.clear_cookies()
+
+    other = context.new_page()
+    sign_in(other, app.url, "alice")
+    expect(other.get_by_role("navigation").get_by_role("link", name="Admin")).to_have_count(0)
+    response = other.goto(app.url + "/admin")
+    assert response is not None and response.status == 403
+    expect(other.get_by_role("heading", level=1)).to_have_text("You don't have access to this page")
+    expect(other.get_by_role("main")).to_contain_text("role")
+
+
+def test_refresh_keeps_the_user_signed_in_until_revoked(
+    page: Page, start_app: Any, short_op: OPProcess
+) -> None:
+    server = start_app(issuer=short_op.issuer)
+    sign_in(page, server.url, "alice")
+    before = short_op.stats()["token_requests"]["refresh_token"]
+    for _ in range(2):  # past the 4 s lifetime of the first access token
+        time.sleep(REFRESH_DUE)
+        page.goto(server.url + "/profile")
+        expect(page).to_have_url(server.url + "/profile")
+        expect(page.locator("#sub")).to_have_text(ALICE_SUB)
+    assert short_op.stats()["token_requests"]["refresh_token"] - before == 2
+
+    assert short_op.revoke_user(ALICE_SUB) >= 1
+    time.sleep(REFRESH_DUE)
+    page.goto(server.url + "/profile")
+    expect(page).to_have_url(login_url(server.url))
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Your session was ended")
+    expect(alert).to_contain_text("no longer accepts your session")
+
+
+def test_idle_timeout_asks_to_sign_in_again(page: Page, app: ThreadedServer) -> None:
+    sessions = asgi_app(app).state.zitadel_auth.sessions
+    sign_in(page, app.url, "alice")
+    sessions.idle_timeout, sessions.touch_interval = 1.5, 0.2
+    for _ in range(3):  # activity keeps the session alive past the idle timeout (sliding)
+        time.sleep(0.7)
+        page.goto(app.url + "/profile")
+        expect(page.locator("#sub")).to_have_text(ALICE_SUB)
+    time.sleep(1.8)
+    page.goto(app.url + "/profile")
+    expect(page).to_have_url(login_url(app.url))
+    expect(page.get_by_role("alert")).to_contain_text("Your session has expired")
+
+
+def tab_to(page: Page, name: str, limit: int = 20) -> None:
+    """Press Tab until the focused control is named ``name``; it must show a focus ring."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const el = document.activeElement;"
+            " return [el.textContent.trim(), getComputedStyle(el).outlineStyle]; }"
+        )
+        if focused[0] == name:
+            assert focused[1] != "none", f"{name!r} has no visible focus"
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_keyboard_only(page: Page, app: ThreadedServer) -> None:
+    page.goto(app.url + "/")
+    tab_to(page, "Sign in")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/auth/login"))
+    tab_to(page, "Sign in with ZITADEL")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/ui/login/"))
+    page.keyboard.type("admin")  # the login name field has autofocus
+    page.keyboard.press("Enter")
+    page.wait_for_url(app.url + "/profile")
+    tab_to(page, "Sign out")
+    page.keyboard.press("Enter")
+    page.wait_for_url(app.url + "/auth/logout/success")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "heading"),
+    [
+        ("/nowhere", 404, "Page not found"),
+        ("/auth/error?error=invalid_state", 400, "This sign-in attempt has expired"),
+        ("/auth/logout/callback?state=forged", 400, "Sign-out could not be confirmed"),
+    ],
+)
+def test_error_pages(page: Page, app: ThreadedServer, path: str, status: int, heading: str) -> None:
+    response = page.goto(app.url + path)
+    assert response is not None and response.status == status
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_role("main").get_by_role("link", name=re.compile("Home|home"))).to_be_visible()

@@ -1,0 +1,177 @@
+"""One contract, every store: memory, a real SQLite file, a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.redis import RedisServer, redis_required
+from zitadel_bff.errors import StoreUnavailable
+from zitadel_bff.sessions import MemoryStore, SQLiteStore, Store, store_from_url
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer | None]:
+    if not RedisServer.available():
+        if redis_required():
+            pytest.fail("redis-server is not installed but REDIS_REQUIRED/E2E_REQUIRED is set")
+        yield None
+        return
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request, tmp_path: Path, redis_server) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        s: Store = MemoryStore()
+    elif request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "store.db")
+    else:
+        if redis_server is None:
+            pytest.skip("redis-server is not installed")
+        s = store_from_url(redis_server.url)
+        await s._redis.flushdb()  # type: ignore[attr-defined]
+    yield s
+    await s.close()
+
+
+def later(seconds: float = 60) -> float:
+    return time.time() + seconds
+
+
+async def test_set_get_delete(store):
+    assert await store.get("s:a") is None
+    await store.set("s:a", b"one", later())
+    assert await store.get("s:a") == b"one"
+    await store.set("s:a", b"two", later())
+    assert await store.get("s:a") == b"two"
+    assert await store.delete("s:a") is True
+    assert await store.delete("s:a") is False
+    assert await store.get("s:a") is None
+
+
+async def test_expired_records_are_never_returned(store):
+    await store.set("s:a", b"v", time.time() + 0.3)
+    assert await store.get("s:a") == b"v"
+    await asyncio.sleep(0.4)
+    assert await store.get("s:a") is None
+    assert await store.pop("s:a") is None
+
+
+async def test_pop_is_one_time_even_when_concurrent(store):
+    await store.set("t:x", b"tx", later())
+    results = await asyncio.gather(*[store.pop("t:x") for _ in range(10)])
+    assert results.count(b"tx") == 1 and results.count(None) == 9
+
+
+async def test_add_detects_replays(store):
+    assert await store.add("j:1", later()) is True
+    assert await store.add("j:1", later()) is False
+    assert await store.add("j:2", later()) is True
+
+
+async def test_add_after_expiry_is_new_again(store):
+    assert await store.add("j:1", time.time() + 0.2) is True
+    await asyncio.sleep(0.3)
+    assert await store.add("j:1", later()) is True
+
+
+async def test_tags_index_records(store):
+    await store.set("s:1", b"a", later(), ["sub:u1", "sid:x"])
+    await store.set("s:2", b"b", later(), ["sub:u1", "sid:y"])
+    await store.set("s:3", b"c", later(), ["sub:u2", "sid:z"])
+    assert await store.count_tagged("sub:u1") == 2
+    assert await store.delete_tagged("sid:x") == 1
+    assert await store.get("s:1") is None and await store.get("s:2") == b"b"
+    assert await store.delete_tagged("sub:u1") == 1
+    assert await store.get("s:2") is None and await store.get("s:3") == b"c"
+    assert await store.count_tagged("sub:u1") == 0
+    assert await store.delete_tagged("sub:nobody") == 0
+
+
+async def test_replacing_a_record_replaces_its_tags(store):
+    await store.set("s:1", b"a", later(), ["sid:old"])
+    await store.set("s:1", b"b", later(), ["sid:new"])
+    assert await store.delete_tagged("sid:old") == 0
+    assert await store.get("s:1") == b"b"
+    assert await store.delete_tagged("sid:new") == 1
+
+
+async def test_count_and_purge(store):
+    for i in range(5):
+        await store.set(f"s:{i}", b"v", later(), [f"sub:{i}"])
+    await store.set("s:old", b"v", time.time() + 0.2, ["sub:old"])
+    await store.set("t:1", b"v", later())
+    assert await store.count("s:") == 6
+    await asyncio.sleep(0.3)
+    await store.purge_expired()
+    assert await store.count("s:") == 5
+    assert await store.count_tagged("sub:old") == 0
+
+
+async def test_ping(store):
+    await store.ping()
+
+
+async def test_redis_lock_is_exclusive(redis_server):
+    if redis_server is None:
+        pytest.skip("redis-server is not installed")
+    store = store_from_url(redis_server.url)
+    order: list[str] = []
+
+    async def worker(name: str) -> None:
+        async with store.lock("refresh:s1", 5) as acquired:
+            assert acquired
+            order.append(f"{name}-in")
+            await asyncio.sleep(0.05)
+            order.append(f"{name}-out")
+
+    try:
+        await asyncio.gather(worker("a"), worker("b"))
+    finally:
+        await store.close()
+    assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
+
+
+async def test_sqlite_purge_works_in_batches(tmp_path):
+    store = SQLiteStore(tmp_path / "big.db")
+    try:
+        past = time.time() - 1
+        for i in range(1200):
+            await store.set(f"s:{i}", b"v", past, [f"sub:{i}"])
+        await store.set("s:live", b"v", later(), ["sub:live"])
+        assert await store.purge_expired() == 1200
+        assert await store.count("s:") == 1
+    finally:
+        await store.close()
+
+
+async def test_unreachable_redis_raises_store_unavailable():
+    from tests.support.op import free_port
+
+    store = store_from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get("s:x")
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
+
+
+def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises((StoreUnavailable, OSError)):
+        SQLiteStore(blocker / "sub" / "s.db")
+
+
+def test_unknown_scheme():
+    with pytest.raises(ValueError, match="unsupported"):
+        store_from_url("mysql://x")
