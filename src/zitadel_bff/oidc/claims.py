@@ -52,7 +52,7 @@ def roles_from_claims(claims: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 def _b64url_text(value: str) -> str:
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
         return raw.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return value

@@ -1,0 +1,134 @@
+"""The console script, run as users run it: `zitadel-bff serve|check|secret|sessions`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_SECRET, browser_client
+from tests.support.flows import login, logout
+from tests.support.op import CLIENT_ID, CLIENT_SECRET
+
+BIN = Path(sys.executable).parent / "zitadel-bff"
+
+
+def env_for(op, port: int, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITADEL_", "SESSION_"))}
+    env.update(
+        SESSION_SECRET=TEST_SECRET,
+        ZITADEL_DOMAIN=op.issuer,
+        ZITADEL_CLIENT_ID=CLIENT_ID,
+        ZITADEL_CLIENT_SECRET=CLIENT_SECRET,
+        ZITADEL_CALLBACK_URL=f"http://127.0.0.1:{port}/auth/callback",
+        ZITADEL_POST_LOGOUT_URL=f"http://127.0.0.1:{port}/auth/logout/callback",
+        SESSION_STORE=f"sqlite:///{tmp_path}/cli.db",
+        PORT=str(port),
+        **extra,
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_secret_prints_a_fresh_secret(tmp_path):
+    first = run(["secret"], {**os.environ}, tmp_path).stdout.strip()
+    second = run(["secret"], {**os.environ}, tmp_path).stdout.strip()
+    assert len(first) >= 64 and first != second
+
+
+def test_bad_configuration_lists_every_variable(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITADEL_", "SESSION_"))}
+    env["SESSION_SECRET"] = "short"
+    result = run(["check"], env, tmp_path)
+    assert result.returncode == 2
+    for name in ["SESSION_SECRET", "ZITADEL_DOMAIN", "ZITADEL_CLIENT_ID", "ZITADEL_CALLBACK_URL"]:
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_probes_discovery(op, tmp_path, app_ports):
+    result = run(["check"], env_for(op, app_ports[-1], tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout and op.issuer in result.stdout
+    assert CLIENT_SECRET not in result.stdout and TEST_SECRET not in result.stdout
+
+
+def test_check_reports_an_unreachable_provider(tmp_path, app_ports):
+    class Gone:
+        issuer = "http://127.0.0.1:9"
+
+    result = run(["check"], env_for(Gone, app_ports[-1], tmp_path, ZITADEL_TIMEOUT="2"), tmp_path)
+    assert result.returncode == 1
+    assert "provider_unavailable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_env_file_is_read_from_the_working_directory(op, tmp_path, app_ports):
+    env = env_for(op, app_ports[-1], tmp_path)
+    dotenv = "\n".join(f"{k}={env.pop(k)}" for k in list(env) if k.startswith("ZITADEL_"))
+    (tmp_path / ".env").write_text(dotenv + "\n")
+    result = run(["check"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def served(op, port_pool, tmp_path):
+    port = port_pool.get_nowait()
+    proc = subprocess.Popen(
+        [str(BIN), "serve"], env=env_for(op, port, tmp_path), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(url + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("zitadel-bff serve did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        output = proc.stdout.read() if proc.stdout else ""
+        port_pool.put(port)
+        for secret in [TEST_SECRET, CLIENT_SECRET]:
+            assert secret not in output
+        assert "Traceback" not in output
+
+
+def test_serve_runs_the_whole_journey(served, op, tmp_path):
+    with browser_client() as client:
+        login(client, served)
+        profile = client.get(served + "/profile")
+        assert profile.status_code == 200 and "301234567890123456" in profile.text
+        result = logout(client, served)
+        assert str(result.response.request.url) == served + "/auth/logout/success"
+    env = env_for(op, 1, tmp_path)
+    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "0"
+
+
+def test_sessions_command(served, op, tmp_path):
+    for user in ("admin", "admin", "alice"):
+        with browser_client() as client:
+            login(client, served, username=user)
+    env = env_for(op, 1, tmp_path)
+    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "3"
+    revoked = run(["sessions", "revoke", "--sub", "301234567890123456"], env, tmp_path)
+    assert revoked.stdout.strip() == "revoked 2 session(s)"
+    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "1"
+    assert "purged" in run(["sessions", "purge"], env, tmp_path).stdout
+    assert run(["sessions", "revoke"], env, tmp_path).returncode == 2

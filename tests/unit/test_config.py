@@ -1,0 +1,90 @@
+import pytest
+
+from zitadel_bff.config import DEFAULT_SCOPES, PLACEHOLDER_SECRET, load_settings
+from zitadel_bff.errors import ConfigError
+
+GOOD = {
+    "session_secret": "x" * 32,
+    "zitadel_domain": "my-org.zitadel.cloud",
+    "zitadel_client_id": "243864426485212395@project",
+    "zitadel_callback_url": "https://app.example.com/auth/callback",
+    "zitadel_post_logout_url": "https://app.example.com/auth/logout/callback",
+}
+
+
+def test_defaults_and_derived_values():
+    s = load_settings(None, **GOOD)
+    assert s.issuer == "https://my-org.zitadel.cloud"
+    assert s.port == 3000 and s.session_duration == 3600
+    assert s.zitadel_post_login_url == "/profile"
+    assert s.zitadel_scopes == DEFAULT_SCOPES
+    assert s.session_store == "sqlite:///./data/sessions.db"
+    assert s.secure_cookies is True
+    assert s.public_origin == "https://app.example.com"
+
+
+def test_reads_environment_and_env_file(monkeypatch, tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("\n".join(f"{k.upper()}={v}" for k, v in GOOD.items()) + "\nPORT=4000\n")
+    monkeypatch.setenv("PORT", "5000")
+    s = load_settings(env)
+    assert s.port == 5000  # the environment wins over .env
+    assert s.zitadel_client_id == GOOD["zitadel_client_id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "variable", "reason"),
+    [
+        ({"session_secret": PLACEHOLDER_SECRET}, "SESSION_SECRET", "placeholder"),
+        ({"session_secret": "short"}, "SESSION_SECRET", "at least 32"),
+        ({"zitadel_domain": "http://zitadel.example.com"}, "ZITADEL_DOMAIN", "https"),
+        ({"zitadel_domain": "https://x.example.com/path"}, "ZITADEL_DOMAIN", "without a path"),
+        ({"zitadel_callback_url": "/auth/callback"}, "ZITADEL_CALLBACK_URL", "absolute"),
+        ({"zitadel_callback_url": "http://app.example.com/cb"}, "ZITADEL_CALLBACK_URL", "https"),
+        ({"zitadel_post_logout_url": "nope"}, "ZITADEL_POST_LOGOUT_URL", "absolute"),
+        ({"zitadel_post_login_url": "//evil"}, "ZITADEL_POST_LOGIN_URL", "path"),
+        ({"zitadel_scopes": "profile email"}, "ZITADEL_SCOPES", "openid"),
+        ({"session_store": "mysql://x"}, "SESSION_STORE", "sqlite"),
+        ({"zitadel_id_token_alg": "HS256"}, "ZITADEL_ID_TOKEN_ALG", "asymmetric"),
+        ({"port": "abc"}, "PORT", "integer"),
+        ({"session_duration": 5}, "SESSION_DURATION", "60"),
+        ({"log_level": "LOUD"}, "LOG_LEVEL", "one of"),
+        ({"zitadel_client_id": ""}, "ZITADEL_CLIENT_ID", "at least 1"),
+    ],
+)
+def test_each_bad_value_is_named(change, variable, reason):
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, **change})
+    assert variable in info.value.problems
+    assert reason in info.value.problems[variable]
+
+
+def test_every_problem_is_listed_at_once(monkeypatch):
+    for name in list(GOOD):
+        monkeypatch.delenv(name.upper(), raising=False)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, session_secret="short", zitadel_domain="http://evil.example")
+    assert set(info.value.problems) == {
+        "SESSION_SECRET", "ZITADEL_DOMAIN", "ZITADEL_CLIENT_ID", "ZITADEL_CALLBACK_URL",
+        "ZITADEL_POST_LOGOUT_URL",
+    }
+    assert "ZITADEL_CLIENT_ID: is required but not set" in str(info.value)
+
+
+def test_loopback_may_use_http():
+    s = load_settings(
+        None, **{**GOOD, "zitadel_domain": "http://127.0.0.1:9000",
+                 "zitadel_callback_url": "http://localhost:3000/auth/callback"}
+    )
+    assert s.issuer == "http://127.0.0.1:9000" and s.secure_cookies is False
+
+
+def test_max_lifetime_must_cover_idle_timeout():
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **GOOD, session_duration=7200, session_max_lifetime=3600)
+    assert "SESSION_MAX_LIFETIME" in str(info.value)
+
+
+def test_secret_is_not_shown():
+    s = load_settings(None, **GOOD)
+    assert "x" * 32 not in repr(s) and "x" * 32 not in str(s.model_dump())

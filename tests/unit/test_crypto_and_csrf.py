@@ -1,0 +1,75 @@
+import pytest
+
+from zitadel_bff.errors import CSRFError
+from zitadel_bff.security.csrf import check_origin, check_token
+from zitadel_bff.sessions.crypto import Keyring, SealError
+
+SECRET = "s" * 40
+
+
+def test_seal_round_trip_and_binding():
+    keys = Keyring(SECRET)
+    sealed = keys.seal(b"hello", aad=b"s:1")
+    assert b"hello" not in sealed
+    assert keys.open(sealed, aad=b"s:1") == b"hello"
+    assert keys.seal(b"hello", aad=b"s:1") != sealed  # random nonce
+    with pytest.raises(SealError):
+        keys.open(sealed, aad=b"s:2")  # moved to another key
+    with pytest.raises(SealError):
+        Keyring("t" * 40).open(sealed, aad=b"s:1")  # another secret
+    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(SealError):
+        keys.open(tampered, aad=b"s:1")
+    with pytest.raises(SealError):
+        keys.open(b"\x02" + sealed[1:], aad=b"s:1")
+    with pytest.raises(SealError):
+        keys.open(b"short", aad=b"s:1")
+
+
+def test_lookup_keys_are_keyed_hashes():
+    keys = Keyring(SECRET)
+    key = keys.lookup_key("s", "cookie-value")
+    assert key.startswith("s:") and "cookie-value" not in key
+    assert key == keys.lookup_key("s", "cookie-value")
+    assert key != keys.lookup_key("sid", "cookie-value")
+    assert key != Keyring("t" * 40).lookup_key("s", "cookie-value")
+
+
+def test_csrf_tokens():
+    keys = Keyring(SECRET)
+    token = keys.csrf_token("session-1")
+    check_token(keys, token, ["session-1"])
+    check_token(keys, token, [None, "browser", "session-1"])
+    for bad_token, bindings in [
+        (None, ["session-1"]),
+        ("", ["session-1"]),
+        (token, ["session-2"]),
+        (token, [None]),
+        (token[:-1] + "A", ["session-1"]),
+        ("x" * 500, ["session-1"]),
+        (Keyring("t" * 40).csrf_token("session-1"), ["session-1"]),
+    ]:
+        with pytest.raises(CSRFError):
+            check_token(keys, bad_token, bindings)
+
+
+@pytest.mark.parametrize(
+    ("origin", "site", "ok"),
+    [
+        (None, None, True),
+        ("http://127.0.0.1:3000", None, True),
+        ("http://127.0.0.1:3000", "same-origin", True),
+        (None, "none", True),
+        ("null", None, False),
+        ("http://127.0.0.1:3001", None, False),
+        ("https://evil.example", "cross-site", False),
+        (None, "same-site", False),
+        (None, "cross-site", False),
+    ],
+)
+def test_origin_check(origin, site, ok):
+    if ok:
+        check_origin(origin, site, "http://127.0.0.1:3000")
+    else:
+        with pytest.raises(CSRFError):
+            check_origin(origin, site, "http://127.0.0.1:3000")

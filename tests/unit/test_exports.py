@@ -1,0 +1,19 @@
+import importlib
+
+import pytest
+
+MODULES = [
+    "zitadel_bff", "zitadel_bff.oidc", "zitadel_bff.sessions", "zitadel_bff.sessions.stores",
+    "zitadel_bff.security", "zitadel_bff.fastapi", "zitadel_bff.errors", "zitadel_bff.config",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_exported(name):
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n)) or exported == sorted(
+        exported
+    )
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.{attr}"

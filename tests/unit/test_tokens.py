@@ -1,0 +1,176 @@
+"""ID-token and logout-token validation (OIDC Core 3.1.3.7, Back-Channel Logout 2.6)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from zitadel_bff.errors import InvalidIDToken, InvalidLogoutToken
+from zitadel_bff.oidc.keys import JWKSCache
+from zitadel_bff.oidc.tokens import BACKCHANNEL_EVENT, TokenValidator
+
+ISSUER = "https://zitadel.example.com"
+CLIENT = "243864426485212395@project"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "1", "use": "sig", "alg": "RS256"})
+OTHER = RSAKey.generate_key(2048, parameters={"kid": "2", "use": "sig", "alg": "RS256"})
+ACCESS = "opaque-access-token"
+
+
+def at_hash(token: str) -> str:
+    digest = hashlib.sha256(token.encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign(claims: dict[str, Any], key: RSAKey = KEY, **header: Any) -> str:
+    head = {"alg": "RS256", "kid": key.kid, "typ": "JWT", **header}
+    head = {k: v for k, v in head.items() if v is not None}
+    return jwt.encode(head, claims, key)
+
+
+def id_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER, "sub": "301234567890123456", "aud": [CLIENT, "243864426485212394"],
+        "azp": CLIENT, "exp": now + 300, "iat": now, "nonce": "n-1", "sid": "sid-1",
+        "at_hash": at_hash(ACCESS),
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+class Fetcher:
+    def __init__(self, *keys: RSAKey) -> None:
+        self.keys = list(keys)
+        self.calls = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"keys": [k.as_dict(private=False) for k in self.keys]}
+
+
+def validator(fetch: Fetcher | None = None, leeway: int = 0) -> TokenValidator:
+    return TokenValidator(
+        issuer=ISSUER, client_id=CLIENT, alg="RS256", leeway=leeway,
+        jwks=JWKSCache(fetch or Fetcher(KEY)),
+    )
+
+
+async def test_valid_id_token():
+    claims = await validator().id_token(sign(id_claims()), nonce="n-1", access_token=ACCESS)
+    assert claims["sub"] == "301234567890123456" and claims["sid"] == "sid-1"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"iss": "https://evil.example"},
+        {"aud": ["someone-else"]},
+        {"aud": "someone-else"},
+        {"azp": "someone-else"},
+        {"azp": None},  # several audiences need azp
+        {"exp": int(time.time()) - 10},
+        {"exp": None},
+        {"iat": None},
+        {"sub": None},
+        {"nonce": "other"},
+        {"nonce": None},
+        {"at_hash": at_hash("another-token")},
+    ],
+)
+async def test_invalid_id_tokens(changes):
+    with pytest.raises(InvalidIDToken):
+        await validator().id_token(sign(id_claims(**changes)), nonce="n-1", access_token=ACCESS)
+
+
+async def test_wrong_signature_and_algorithms():
+    v = validator()
+    token = sign(id_claims())
+    head, body, sig = token.split(".")
+    with pytest.raises(InvalidIDToken):
+        await v.id_token(f"{head}.{body}.{sig[:-4]}AAAA", nonce="n-1")
+    none_head = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).decode().rstrip("=")
+    with pytest.raises(InvalidIDToken):
+        await v.id_token(f"{none_head}.{body}.", nonce="n-1")
+    with pytest.raises(InvalidIDToken):
+        await v.id_token(sign(id_claims(), key=OTHER, kid="1"), nonce="n-1")
+    for junk in ["", "a.b", "a.b.c", "x" * 20000, "....", "e30.e30.e30"]:
+        with pytest.raises(InvalidIDToken):
+            await v.id_token(junk, nonce="n-1")
+
+
+async def test_token_without_kid_uses_the_key_that_verifies():
+    fetch = Fetcher(OTHER, KEY)
+    claims = await validator(fetch).id_token(sign(id_claims(), kid=None), nonce="n-1")
+    assert claims["sub"]
+
+
+async def test_unknown_kid_refetches_the_jwks_once():
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    await v.id_token(sign(id_claims()), nonce="n-1")
+    assert fetch.calls == 1
+    fetch.keys = [OTHER]  # the provider rotated its key
+    await v.id_token(sign(id_claims(), key=OTHER), nonce="n-1")
+    assert fetch.calls == 2
+    await v.id_token(sign(id_claims(), key=OTHER), nonce="n-1")
+    assert fetch.calls == 2
+
+
+async def test_forged_kids_are_rate_limited():
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    for i in range(10):
+        with pytest.raises(InvalidIDToken):
+            await v.id_token(sign(id_claims(), key=OTHER, kid=f"forged-{i}"), nonce="n-1")
+    assert fetch.calls <= 1 + 3  # first load plus the burst
+
+
+async def test_refreshed_id_token_must_keep_the_subject():
+    v = validator()
+    await v.id_token(sign(id_claims(nonce=None)), nonce=None, expected_sub="301234567890123456")
+    with pytest.raises(InvalidIDToken):
+        await v.id_token(sign(id_claims(nonce=None, sub="1")), nonce=None, expected_sub="2")
+
+
+def logout_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER, "aud": [CLIENT], "iat": now, "exp": now + 900, "jti": "j-1",
+        "sub": "301234567890123456", "sid": "sid-1", "events": {BACKCHANNEL_EVENT: {}},
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_valid_logout_tokens():
+    v = validator()
+    assert (await v.logout_token(sign(logout_claims())))["sid"] == "sid-1"
+    assert await v.logout_token(sign(logout_claims(), typ="logout+jwt"))
+    assert await v.logout_token(sign(logout_claims(sid=None)))
+    assert await v.logout_token(sign(logout_claims(sub=None)))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"iss": "x"}, {"aud": ["x"]}, {"iat": None}, {"iat": int(time.time()) + 100},
+        {"exp": int(time.time()) - 1}, {"exp": None}, {"jti": None}, {"events": None},
+        {"events": {BACKCHANNEL_EVENT: "x"}}, {"events": {"other": {}}}, {"nonce": "n"},
+        {"sid": None, "sub": None},
+    ],
+)
+async def test_invalid_logout_tokens(changes):
+    with pytest.raises(InvalidLogoutToken):
+        await validator().logout_token(sign(logout_claims(**changes)))
+
+
+async def test_logout_token_typ_must_fit():
+    with pytest.raises(InvalidLogoutToken):
+        await validator().logout_token(sign(logout_claims(), typ="at+jwt"))
