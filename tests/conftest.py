@@ -76,9 +76,12 @@ def start_app(
 ) -> Iterator[AppFactory]:
     """Start an app (its own SQLite file) on a pool port; ``issuer`` picks another provider."""
     started: list[ThreadedServer] = []
+    borrowed: list[int] = []
 
     def start(*, issuer: str | None = None, port: int | None = None, **overrides: Any) -> ThreadedServer:
-        port = port if port is not None else port_pool.get_nowait()
+        if port is None:
+            port = port_pool.get_nowait()
+            borrowed.append(port)
         store = overrides.pop("session_store", f"sqlite:///{tmp_path}/sessions-{port}.db")
         settings = settings_for(port, issuer or op.issuer, store, **overrides)
         server = ThreadedServer(create_app(settings), port).start()
@@ -88,11 +91,14 @@ def start_app(
     yield start
     for server in started:
         server.stop()
-        port_pool.put(server.port)
+    for port in borrowed:
+        port_pool.put(port)
 
 
 @pytest.fixture
-def app(start_app: AppFactory, app_ports: list[int], port_pool: queue.Queue[int]) -> ThreadedServer:
+def app(
+    start_app: AppFactory, app_ports: list[int], port_pool: queue.Queue[int]
+) -> Iterator[ThreadedServer]:
     """The standard app on the port the provider sends back-channel logouts to."""
     # Take the back-channel port out of the pool for this test.
     taken: list[int] = []
@@ -103,7 +109,9 @@ def app(start_app: AppFactory, app_ports: list[int], port_pool: queue.Queue[int]
         taken.append(port)
     for other in taken:
         port_pool.put(other)
-    return start_app(port=port)
+    server = start_app(port=port)
+    yield server
+    port_pool.put(port)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser import Watch, sign_in, sign_in_at_provider, sign_out
 from tests.support.op import OPProcess
@@ -46,6 +46,7 @@ def test_sign_in_profile_sign_out(page: Page, app: ThreadedServer, watch: Watch)
     expect(main.locator(".roles .badge")).to_have_text(["admin", "user"])
     expect(main.locator(".org .badge")).to_have_text("ACME")
     expect(main.locator(".org")).to_contain_text("acme.localhost")
+    expect(main.locator(".metadata")).to_have_text("department platform")
     expect(main.locator("table.claims")).to_contain_text("email_verified")
     main.get_by_text("Raw JSON").click()
     expect(main.locator("pre.json")).to_contain_text(f'"sub": "{ADMIN_SUB}"')
@@ -167,7 +168,8 @@ def test_keyboard_only(page: Page, app: ThreadedServer) -> None:
     tab_to(page, "Sign in with ZITADEL")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/ui/login/"))
-    page.keyboard.type("admin")  # the login name field has autofocus
+    expect(page.get_by_label("Login name")).to_be_focused()  # autofocus, once rendered
+    page.keyboard.type("admin")
     page.keyboard.press("Enter")
     page.wait_for_url(app.url + "/profile")
     tab_to(page, "Sign out")
@@ -188,3 +190,25 @@ def test_error_pages(page: Page, app: ThreadedServer, path: str, status: int, he
     assert response is not None and response.status == status
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     expect(page.get_by_role("main").get_by_role("link", name=re.compile("Home|home"))).to_be_visible()
+
+
+def test_the_watch_sees_a_csp_violation(
+    browser: Browser, app: ThreadedServer, app_ports: list[int]
+) -> None:
+    """The page checks are live: an inline style on an app page is reported (and blocked)."""
+    watch = Watch(app_ports)
+    ctx = browser.new_context()
+    try:
+        watch.attach(ctx)
+        page = ctx.new_page()
+        page.goto(app.url + "/")
+        page.evaluate("""() => {
+            const style = document.createElement('style');
+            style.textContent = 'body { display: none }';
+            document.head.append(style);
+        }""")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()  # the style was refused
+        page.wait_for_timeout(200)
+    finally:
+        ctx.close()
+    assert any("CSP violation: style-src" in p for p in watch.problems), watch.problems

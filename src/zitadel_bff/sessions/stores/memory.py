@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
 from .base import Store
 
 __all__ = ["MemoryStore"]
+
+#: Records examined between yields to the event loop while purging (a few ms of work).
+PURGE_CHUNK = 20_000
 
 
 class MemoryStore(Store):
@@ -76,8 +80,15 @@ class MemoryStore(Store):
 
     async def purge_expired(self) -> int:
         now = time.time()
-        expired = [k for k, (_, exp, _) in self._data.items() if exp <= now]
-        return sum(self._remove(k) for k in expired)
+        keys = list(self._data)
+        purged = 0
+        for start in range(0, len(keys), PURGE_CHUNK):
+            for key in keys[start : start + PURGE_CHUNK]:
+                item = self._data.get(key)
+                if item is not None and item[1] <= now:
+                    purged += self._remove(key)
+            await asyncio.sleep(0)  # let waiting requests run between chunks
+        return purged
 
     async def ping(self) -> None:
         return None

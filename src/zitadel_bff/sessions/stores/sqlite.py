@@ -22,11 +22,15 @@ __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger(__name__)
 
-PURGE_BATCH = 500
+# Each deleted record dirties about one page: 100 per batch keeps a batch (and the WAL
+# checkpoint it may trigger) to a few ms at 1,000,000 sessions (docs/PERFORMANCE.md).
+PURGE_BATCH = 100
+# records is a rowid table on purpose: its ~2 KB rows would make a WITHOUT ROWID b-tree deep
+# and sparse (SQLite advises WITHOUT ROWID only for rows under ~1/20 of a page).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at);
 CREATE TABLE IF NOT EXISTS tags (
     tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)

@@ -1,0 +1,130 @@
+"""Screenshots of every page, at desktop and phone widths: ``make screenshots``.
+
+Starts the test provider and the app itself (tests/support), walks through the pages in
+Debian's Chromium and writes ``docs/screenshots/<viewport>-<page>.png``. The same page checks
+as the e2e suite apply: a console error, CSP violation or broken asset on any page fails the run.
+
+    python -m tests.e2e.screenshots [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import settings_for
+from tests.e2e.browser import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    TIMEOUT_MS,
+    Watch,
+    launch,
+    sign_in,
+    sign_in_at_provider,
+    sign_out,
+)
+from tests.support.op import OPProcess, free_port
+from tests.support.server import ThreadedServer
+from zitadel_bff.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "screenshots"
+VIEWPORTS: dict[str, dict[str, Any]] = {
+    "desktop": {"viewport": DESKTOP},
+    "phone": {"viewport": PHONE, "is_mobile": True, "has_touch": True},
+}
+
+
+@contextmanager
+def running_app() -> Iterator[str]:
+    port = free_port()
+    op = OPProcess(port=free_port(), app_ports=[port]).start()
+    try:
+        server = ThreadedServer(create_app(settings_for(port, op.issuer, "memory://")), port)
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        op.stop()
+
+
+def walk(page: Page, url: str, shoot: Callable[[str], None]) -> None:
+    """Every page, in the order a person meets them."""
+    page.goto(url + "/")
+    shoot("landing")
+    page.goto(url + "/auth/login")
+    shoot("sign-in")
+    page.goto(url + "/auth/login?returnTo=%2Fprofile&error=session_expired")
+    shoot("sign-in-expired")
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    page.wait_for_url(re.compile(r"/ui/login/"))
+    shoot("provider-login")
+    sign_in_at_provider(page, "admin")
+    page.wait_for_url(url + "/profile")
+    shoot("profile")
+    page.goto(url + "/admin")
+    shoot("admin")
+    page.goto(url + "/profile")
+    sign_out(page, url)
+    shoot("logout-success")
+    page.goto(url + "/auth/logout/callback?state=not-ours")
+    shoot("logout-error")
+    page.goto(url + "/auth/error?error=invalid_state")
+    shoot("auth-error")
+    page.goto(url + "/no/such/page")
+    shoot("404")
+    sign_in(page, url, "alice")
+    page.goto(url + "/admin")
+    shoot("403")
+
+
+def capture(browser: Browser, url: str, out: Path) -> list[Path]:
+    written: list[Path] = []
+    for name, options in VIEWPORTS.items():
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        watch = Watch([int(url.rsplit(":", 1)[1])]).attach(context)
+        page = context.new_page()
+
+        def shoot(page_name: str, *, page: Page = page, prefix: str = name) -> None:
+            path = out / f"{prefix}-{page_name}.png"
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+            written.append(path)
+
+        walk(page, url, shoot)
+        context.close()
+        watch.check()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.screenshots", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT, help=f"directory (default {OUT})")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"no Chromium at {CHROMIUM}: apt-get install chromium", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    with running_app() as url, sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            written = capture(browser, url, args.out)
+        finally:
+            browser.close()
+    for path in written:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
