@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
-
 from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess  # noqa: E402
+
 from zitadel_bff.app import create_app  # noqa: E402
 from zitadel_bff.app.cli import _configure_logging  # noqa: E402
 from zitadel_bff.config import load_settings  # noqa: E402
@@ -65,8 +65,13 @@ def main() -> int:
 """,
             flush=True,
         )
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=APP_PORT, log_level="info",
-                    server_header=False)
+        uvicorn.run(
+            create_app(settings),
+            host="127.0.0.1",
+            port=APP_PORT,
+            log_level="info",
+            server_header=False,
+        )
     finally:
         op.stop()
     return 0

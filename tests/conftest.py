@@ -71,14 +71,14 @@ AppFactory = Callable[..., ThreadedServer]
 
 
 @pytest.fixture
-def start_app(
-    port_pool: queue.Queue[int], op: OPProcess, tmp_path: Path
-) -> Iterator[AppFactory]:
+def start_app(port_pool: queue.Queue[int], op: OPProcess, tmp_path: Path) -> Iterator[AppFactory]:
     """Start an app (its own SQLite file) on a pool port; ``issuer`` picks another provider."""
     started: list[ThreadedServer] = []
     borrowed: list[int] = []
 
-    def start(*, issuer: str | None = None, port: int | None = None, **overrides: Any) -> ThreadedServer:
+    def start(
+        *, issuer: str | None = None, port: int | None = None, **overrides: Any
+    ) -> ThreadedServer:
         if port is None:
             port = port_pool.get_nowait()
             borrowed.append(port)

@@ -25,7 +25,7 @@ DEFAULT_SCOPES = (
     "urn:zitadel:iam:user:resourceowner urn:zitadel:iam:org:projects:roles"
 )
 #: The value `.env.example` ships with; refused so that nobody runs with a published secret.
-PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"
+PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 SESSION_STORE_SCHEMES = ("sqlite", "memory", "redis", "rediss")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     zitadel_post_logout_url: str
     zitadel_post_login_url: str = "/profile"
     zitadel_scopes: str = DEFAULT_SCOPES
-    zitadel_id_token_alg: str = "RS256"
+    zitadel_id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name, not a secret
     zitadel_clock_skew: int = Field(60, ge=0, le=600)
     zitadel_timeout: float = Field(10.0, gt=0, le=120)
 
@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     def _secret(cls, value: SecretStr) -> SecretStr:
         raw = value.get_secret_value()
         if raw == PLACEHOLDER_SECRET:
-            raise ValueError("is the .env.example placeholder; run `zitadel-bff secret` for a new one")
+            raise ValueError(
+                "is the .env.example placeholder; run `zitadel-bff secret` for a new one"
+            )
         if len(raw) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
         return value

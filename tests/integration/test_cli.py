@@ -84,8 +84,12 @@ def test_env_file_is_read_from_the_working_directory(op, tmp_path, app_ports):
 def served(op, port_pool, tmp_path):
     port = port_pool.get_nowait()
     proc = subprocess.Popen(
-        [str(BIN), "serve"], env=env_for(op, port, tmp_path), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(BIN), "serve"],
+        env=env_for(op, port, tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

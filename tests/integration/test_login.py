@@ -76,8 +76,13 @@ def test_authorize_request_uses_pkce_state_nonce_and_scopes(app, client, op):
     assert len(params["code_challenge"]) == 43
     assert len(params["state"]) >= 43 and len(params["nonce"]) >= 43  # >= 256 bits
     assert params["scope"].split() == [
-        "openid", "profile", "email", "offline_access", "urn:zitadel:iam:user:metadata",
-        "urn:zitadel:iam:user:resourceowner", "urn:zitadel:iam:org:projects:roles",
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "urn:zitadel:iam:user:metadata",
+        "urn:zitadel:iam:user:resourceowner",
+        "urn:zitadel:iam:org:projects:roles",
     ]
     again = query_of(start_login(client, app))
     assert again["state"] != params["state"] and again["nonce"] != params["nonce"]
@@ -92,8 +97,16 @@ def test_return_to_is_kept_for_local_paths(app, client, op):
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.example", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example",
-     "/%5Cevil.example", "javascript:alert(1)", "\\\\evil.example", "/ok\r\nSet-Cookie:x=1"],
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "javascript:alert(1)",
+        "\\\\evil.example",
+        "/ok\r\nSet-Cookie:x=1",
+    ],
 )
 def test_open_redirects_are_refused(app, client, op, target):
     result = login(client, app.url, return_to=target)
@@ -192,12 +205,14 @@ def test_signin_needs_csrf_token(app, client, op):
 def test_signin_refuses_foreign_origin(app, client, op):
     token = csrf_token(client.get(f"{app.url}/auth/login").text)
     resp = client.post(
-        f"{app.url}/auth/signin", data={"csrf_token": token},
+        f"{app.url}/auth/signin",
+        data={"csrf_token": token},
         headers={"origin": "https://evil.example"},
     )
     assert resp.status_code == 403
     resp = client.post(
-        f"{app.url}/auth/signin", data={"csrf_token": token},
+        f"{app.url}/auth/signin",
+        data={"csrf_token": token},
         headers={"sec-fetch-site": "cross-site"},
     )
     assert resp.status_code == 403

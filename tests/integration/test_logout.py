@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import TEST_SECRET, browser_client
-from tests.support.flows import csrf_token, follow, login, logout, query_of, FlowResult
+from tests.support.flows import FlowResult, csrf_token, follow, login, logout, query_of
 from tests.support.op import CLIENT_ID
 from tests.support.records import read_session
 
@@ -76,6 +76,7 @@ def test_logout_helper_journey(app, client, op):
 
 # Back-channel logout ---------------------------------------------------------------------
 
+
 def signed_in(app) -> tuple[str, str]:
     """Sign a fresh browser in; return (its cookie, its provider sid)."""
     with browser_client() as browser:
@@ -98,7 +99,8 @@ def sid_of(app, cookie: str, tmp_path) -> str:
 
 def post_logout_token(client, app, token: str):
     return client.post(
-        app.url + "/auth/backchannel-logout", data={"logout_token": token},
+        app.url + "/auth/backchannel-logout",
+        data={"logout_token": token},
         headers={"accept": "application/json"},
     )
 
@@ -162,7 +164,8 @@ def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, claims):
 @pytest.mark.parametrize("body", [b"", b"logout_token=", b"logout_token=a.b.c", b"x=1"])
 def test_malformed_backchannel_requests_are_refused(app, client, body):
     resp = client.post(
-        app.url + "/auth/backchannel-logout", content=body,
+        app.url + "/auth/backchannel-logout",
+        content=body,
         headers={"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
     )
     assert resp.status_code == 400

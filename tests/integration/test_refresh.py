@@ -51,8 +51,10 @@ def test_concurrent_requests_at_expiry_refresh_once(start_app, short_op):
     async def burst() -> list[int]:
         async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
             responses = await asyncio.gather(
-                *[ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
-                  for _ in range(12)]
+                *[
+                    ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+                    for _ in range(12)
+                ]
             )
         return [r.status_code for r in responses]
 
@@ -128,8 +130,11 @@ def test_two_app_instances_on_redis_refresh_once(start_app, short_op):
         async def burst() -> list[int]:
             async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
                 responses = await asyncio.gather(
-                    *[ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
-                      for _ in range(6) for app in (first, second)]
+                    *[
+                        ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
+                        for _ in range(6)
+                        for app in (first, second)
+                    ]
                 )
             return [r.status_code for r in responses]
 

@@ -32,8 +32,9 @@ def test_tampered_cookie_is_signed_out_and_cleared(app, client, op):
     client.cookies.set("zbff_session", real[:-2] + ("AA" if real[-2:] != "AA" else "BB"))
     resp = client.get(app.url + "/profile")
     assert resp.status_code == 303
-    assert any(v.startswith("zbff_session=;") for k, v in resp.headers.multi_items()
-               if k == "set-cookie")
+    assert any(
+        v.startswith("zbff_session=;") for k, v in resp.headers.multi_items() if k == "set-cookie"
+    )
     for junk in [b"", b"x" * 5000, "\u00e9t\u00e9".encode(), b"a;b", b'"quoted"', b"\xff\xfe"]:
         with browser_client() as other:
             resp = other.get(app.url + "/profile", headers={"cookie": b"zbff_session=" + junk})
@@ -61,9 +62,7 @@ def test_idle_timeout_ends_the_session(app, client, op):
         time.sleep(1.2)
         resp = client.get(app.url + "/profile")
         assert resp.status_code == 303
-        assert resp.headers["location"] == (
-            "/auth/login?returnTo=%2Fprofile&error=session_expired"
-        )
+        assert resp.headers["location"] == ("/auth/login?returnTo=%2Fprofile&error=session_expired")
         page = client.get(app.url + resp.headers["location"])
         assert "Your session has expired" in page.text
     finally:

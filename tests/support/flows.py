@@ -39,12 +39,20 @@ def csrf_token(html: str) -> str:
     return unescape(match.group(1))
 
 
-def follow(client: httpx.Client, resp: httpx.Response, result: FlowResult, *,
-           stop_at: str | None = None, username: str = "admin") -> httpx.Response:
+def follow(
+    client: httpx.Client,
+    resp: httpx.Response,
+    result: FlowResult,
+    *,
+    stop_at: str | None = None,
+    username: str = "admin",
+) -> httpx.Response:
     """Follow redirects (and the provider's login and logout forms) until a final page."""
     for _ in range(MAX_HOPS):
         location = resp.headers.get("location")
-        result.hops.append(Hop(resp.request.method, str(resp.request.url), resp.status_code, location))
+        result.hops.append(
+            Hop(resp.request.method, str(resp.request.url), resp.status_code, location)
+        )
         if location and resp.status_code in (301, 302, 303, 307, 308):
             target = urljoin(str(resp.request.url), location)
             if stop_at and target.startswith(stop_at):
@@ -74,8 +82,14 @@ def form_token(client: httpx.Client, app_url: str) -> str:
     return csrf_token(page.text)
 
 
-def login(client: httpx.Client, app_url: str, *, username: str = "admin",
-          return_to: str | None = None, stop_at: str | None = None) -> FlowResult:
+def login(
+    client: httpx.Client,
+    app_url: str,
+    *,
+    username: str = "admin",
+    return_to: str | None = None,
+    stop_at: str | None = None,
+) -> FlowResult:
     data = {"csrf_token": form_token(client, app_url)}
     if return_to is not None:
         data["returnTo"] = return_to

@@ -60,13 +60,17 @@ class OPProcess:
             ),
             "OP_BACKCHANNEL_LOGOUT_URI": (
                 f"http://127.0.0.1:{self.backchannel_port}/auth/backchannel-logout"
-                if self.backchannel_port else ""
+                if self.backchannel_port
+                else ""
             ),
             **self.env,
         }
         self.proc = subprocess.Popen(
             ["node", str(OP_DIR / "server.mjs")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()

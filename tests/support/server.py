@@ -17,7 +17,11 @@ class ThreadedServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
             access_log=False,
         )
         self.server = uvicorn.Server(config)

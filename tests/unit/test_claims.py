@@ -16,7 +16,11 @@ ZITADEL_CLAIMS = {
     "urn:zitadel:iam:user:resourceowner:id": "301234567890123000",
     "urn:zitadel:iam:user:resourceowner:name": "ACME",
     "urn:zitadel:iam:user:resourceowner:primary_domain": "acme.localhost",
-    "iss": "https://x", "aud": ["a"], "exp": 1, "iat": 1, "sid": "s",
+    "iss": "https://x",
+    "aud": ["a"],
+    "exp": 1,
+    "iat": 1,
+    "sid": "s",
 }
 
 

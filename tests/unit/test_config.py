@@ -65,7 +65,10 @@ def test_every_problem_is_listed_at_once(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_settings(None, session_secret="short", zitadel_domain="http://evil.example")
     assert set(info.value.problems) == {
-        "SESSION_SECRET", "ZITADEL_DOMAIN", "ZITADEL_CLIENT_ID", "ZITADEL_CALLBACK_URL",
+        "SESSION_SECRET",
+        "ZITADEL_DOMAIN",
+        "ZITADEL_CLIENT_ID",
+        "ZITADEL_CALLBACK_URL",
         "ZITADEL_POST_LOGOUT_URL",
     }
     assert "ZITADEL_CLIENT_ID: is required but not set" in str(info.value)
@@ -73,8 +76,12 @@ def test_every_problem_is_listed_at_once(monkeypatch):
 
 def test_loopback_may_use_http():
     s = load_settings(
-        None, **{**GOOD, "zitadel_domain": "http://127.0.0.1:9000",
-                 "zitadel_callback_url": "http://localhost:3000/auth/callback"}
+        None,
+        **{
+            **GOOD,
+            "zitadel_domain": "http://127.0.0.1:9000",
+            "zitadel_callback_url": "http://localhost:3000/auth/callback",
+        },
     )
     assert s.issuer == "http://127.0.0.1:9000" and s.secure_cookies is False
 

@@ -3,8 +3,14 @@ import importlib
 import pytest
 
 MODULES = [
-    "zitadel_bff", "zitadel_bff.oidc", "zitadel_bff.sessions", "zitadel_bff.sessions.stores",
-    "zitadel_bff.security", "zitadel_bff.fastapi", "zitadel_bff.errors", "zitadel_bff.config",
+    "zitadel_bff",
+    "zitadel_bff.oidc",
+    "zitadel_bff.sessions",
+    "zitadel_bff.sessions.stores",
+    "zitadel_bff.security",
+    "zitadel_bff.fastapi",
+    "zitadel_bff.errors",
+    "zitadel_bff.config",
 ]
 
 

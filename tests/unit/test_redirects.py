@@ -14,10 +14,24 @@ def test_local_paths_are_kept(value):
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example",
-     "http:/evil", "javascript:alert(1)", "evil.example", "/%2F%2Fevil.example",
-     "/%5Cevil.example", "/%2fevil", "/ok\r\nLocation: x", "/tab\tx", "/" + "a" * 3000,
-     "/%0d%0aSet-Cookie:x"],
+    [
+        None,
+        "",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example",
+        "http:/evil",
+        "javascript:alert(1)",
+        "evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/%2fevil",
+        "/ok\r\nLocation: x",
+        "/tab\tx",
+        "/" + "a" * 3000,
+        "/%0d%0aSet-Cookie:x",
+    ],
 )
 def test_everything_else_falls_back(value):
     assert safe_return_to(value, DEFAULT) == DEFAULT

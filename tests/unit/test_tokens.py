@@ -37,8 +37,14 @@ def sign(claims: dict[str, Any], key: RSAKey = KEY, **header: Any) -> str:
 def id_claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": ISSUER, "sub": "301234567890123456", "aud": [CLIENT, "243864426485212394"],
-        "azp": CLIENT, "exp": now + 300, "iat": now, "nonce": "n-1", "sid": "sid-1",
+        "iss": ISSUER,
+        "sub": "301234567890123456",
+        "aud": [CLIENT, "243864426485212394"],
+        "azp": CLIENT,
+        "exp": now + 300,
+        "iat": now,
+        "nonce": "n-1",
+        "sid": "sid-1",
         "at_hash": at_hash(ACCESS),
     }
     claims.update(changes)
@@ -57,7 +63,10 @@ class Fetcher:
 
 def validator(fetch: Fetcher | None = None, leeway: int = 0) -> TokenValidator:
     return TokenValidator(
-        issuer=ISSUER, client_id=CLIENT, alg="RS256", leeway=leeway,
+        issuer=ISSUER,
+        client_id=CLIENT,
+        alg="RS256",
+        leeway=leeway,
         jwks=JWKSCache(fetch or Fetcher(KEY)),
     )
 
@@ -142,8 +151,14 @@ async def test_refreshed_id_token_must_keep_the_subject():
 def logout_claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": ISSUER, "aud": [CLIENT], "iat": now, "exp": now + 900, "jti": "j-1",
-        "sub": "301234567890123456", "sid": "sid-1", "events": {BACKCHANNEL_EVENT: {}},
+        "iss": ISSUER,
+        "aud": [CLIENT],
+        "iat": now,
+        "exp": now + 900,
+        "jti": "j-1",
+        "sub": "301234567890123456",
+        "sid": "sid-1",
+        "events": {BACKCHANNEL_EVENT: {}},
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -160,9 +175,17 @@ async def test_valid_logout_tokens():
 @pytest.mark.parametrize(
     "changes",
     [
-        {"iss": "x"}, {"aud": ["x"]}, {"iat": None}, {"iat": int(time.time()) + 100},
-        {"exp": int(time.time()) - 1}, {"exp": None}, {"jti": None}, {"events": None},
-        {"events": {BACKCHANNEL_EVENT: "x"}}, {"events": {"other": {}}}, {"nonce": "n"},
+        {"iss": "x"},
+        {"aud": ["x"]},
+        {"iat": None},
+        {"iat": int(time.time()) + 100},
+        {"exp": int(time.time()) - 1},
+        {"exp": None},
+        {"jti": None},
+        {"events": None},
+        {"events": {BACKCHANNEL_EVENT: "x"}},
+        {"events": {"other": {}}},
+        {"nonce": "n"},
         {"sid": None, "sub": None},
     ],
 )

@@ -60,7 +60,8 @@ async def _check(settings: Settings) -> int:
         keys = await client.validator.jwks.key_set()
     finally:
         await client.aclose()
-    kind = "confidential (client_secret_basic)" if settings.zitadel_client_secret.get_secret_value() else "public (PKCE, none)"
+    confidential = bool(settings.zitadel_client_secret.get_secret_value())
+    kind = "confidential (client_secret_basic)" if confidential else "public (PKCE, none)"
     print("configuration OK")
     for label, value in [
         ("issuer", meta.issuer),

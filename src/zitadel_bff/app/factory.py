@@ -16,7 +16,7 @@ from ..config import Settings, is_loopback_host
 from ..fastapi import ZitadelAuth, guard
 from ..sessions.stores import Store
 from .pages import router as pages_router
-from .static import MemoryStaticFiles
+from .static import MemoryStaticFiles, StaticShortcut
 
 __all__ = ["create_app"]
 
@@ -53,6 +53,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    # Added before auth.install, so it runs inside the security-headers and cookie middleware.
+    app.add_middleware(StaticShortcut, static=static)
     auth.install(app)
     app.include_router(pages_router)
     app.mount("/static", static, name="static")

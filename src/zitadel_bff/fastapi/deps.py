@@ -147,6 +147,7 @@ async def guard(request: Request) -> None:
             auth.settings.public_origin,
         )
         state = request_auth(request)
-        check_token(auth.keyring, await _csrf_token_of(request), (state.session_id, state.browser_id))
+        token = await _csrf_token_of(request)
+        check_token(auth.keyring, token, (state.session_id, state.browser_id))
     if not getattr(endpoint, PUBLIC_ATTR, False):
         await _session(request)

@@ -122,7 +122,7 @@ class OIDCClient:
         client_secret: str,
         redirect_uri: str,
         scopes: list[str],
-        id_token_alg: str = "RS256",
+        id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
         leeway: int = 60,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -241,9 +241,11 @@ class OIDCClient:
         except OAuthError as exc:
             raise TokenExchangeFailed(f"token endpoint refused: {exc.error}") from exc
         except httpx.HTTPStatusError as exc:
-            raise ProviderUnavailable(f"token endpoint answered {exc.response.status_code}") from exc
+            status = exc.response.status_code
+            raise ProviderUnavailable(f"token endpoint answered {status}") from exc
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"token endpoint unreachable: {exc.__class__.__name__}") from exc
+            name = exc.__class__.__name__
+            raise ProviderUnavailable(f"token endpoint unreachable: {name}") from exc
         if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
             raise TokenExchangeFailed("the token response has no access_token")
         return dict(token)
@@ -269,7 +271,7 @@ class OIDCClient:
         if meta.userinfo_endpoint is None:
             raise ProviderMisconfigured("the provider has no userinfo endpoint")
         try:
-            return await self._http.request(
+            resp: httpx.Response = await self._http.request(
                 "GET",
                 meta.userinfo_endpoint,
                 headers={"Authorization": f"Bearer {access_token}"},
@@ -277,6 +279,7 @@ class OIDCClient:
             )
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"userinfo unreachable: {exc.__class__.__name__}") from exc
+        return resp
 
     # Refresh, revoke, logout ----------------------------------------------------------------
 

@@ -60,7 +60,8 @@ class RequestAuth:
         self.session_id = session_id
         self.session = data
         self.loaded = True
-        self.set_cookie.append(self.policy.header("session", session_id, self.policy.session_max_age))
+        max_age = self.policy.session_max_age
+        self.set_cookie.append(self.policy.header("session", session_id, max_age))
 
     def end_session(self) -> None:
         if self.session_id is not None:

@@ -69,7 +69,8 @@ class SessionData:
         return cls(**data)
 
     def needs_refresh(self, now: float) -> bool:
-        return self.refresh_token is not None and self.refresh_at is not None and now >= self.refresh_at
+        due = self.refresh_at
+        return self.refresh_token is not None and due is not None and now >= due
 
     def set_tokens(self, tokens: TokenSet, now: float) -> None:
         """Take a token response; schedule the refresh REFRESH_SKEW before expiry, or halfway
