@@ -1,4 +1,4 @@
-"""Browser fixtures: one Chromium per session, a fresh context (and page) per test.
+"""Browser fixtures: one Chromium for all browser tests, a fresh context (and page) per test.
 
 Plain Playwright (sync API), no pytest-playwright. Without /usr/bin/chromium the e2e tests skip,
 unless E2E_REQUIRED is set: then they fail.
@@ -15,7 +15,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tests.e2e.browser import CHROMIUM, DESKTOP, TIMEOUT_MS, Watch, launch
 
 
-@pytest.fixture(scope="session")
+# One browser for the whole browser run. Package scope, not session: while Playwright's sync API
+# is open it marks an asyncio loop as running on the main thread, which would break every later
+# asyncio.run() (the integration and unit tests collected after tests/e2e).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"

@@ -1,8 +1,8 @@
 """ZitadelAuth: everything the auth module needs, built once per app and installed on it.
 
-    app = FastAPI(dependencies=[Depends(guard)])     # deny by default
     auth = ZitadelAuth(load_settings(".env"))
-    auth.install(app)                                 # middleware, handlers, /auth/* routes
+    app = FastAPI(dependencies=[Depends(guard)], lifespan=auth.lifespan)  # deny by default
+    auth.install(app)       # static files, middleware, error handlers, /auth/* routes
 
 Nothing here runs at import; the store, purge task and discovery are set up in ``startup``.
 """
@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 
 from ..config import Settings
 from ..errors import BFFError
@@ -42,13 +42,17 @@ class ZitadelAuth:
         self,
         settings: Settings,
         *,
-        templates: Jinja2Templates,
+        templates_dir: str | Path | None = None,
         store: Store | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         purge_interval: float = PURGE_INTERVAL,
     ) -> None:
+        from ..app.assets import build_assets  # the pages ship with the package
+
         self.settings = settings
-        self.templates = templates
+        self.templates, self.static = build_assets(
+            settings, Path(templates_dir) if templates_dir else None
+        )
         self.keyring = Keyring(settings.session_secret.get_secret_value())
         self.cookies = CookiePolicy(
             secure=settings.secure_cookies, session_max_age=settings.session_max_lifetime
@@ -77,10 +81,14 @@ class ZitadelAuth:
 
     def install(self, app: FastAPI) -> None:
         """Add the middleware, exception handlers and the /auth routes to ``app``."""
+        from ..app.static import StaticShortcut
         from .handlers import install_exception_handlers
         from .router import build_router
 
         app.state.zitadel_auth = self
+        # Middleware added last runs first: headers, then cookies, then the static shortcut
+        # (assets skip the router and the session but keep the security headers).
+        app.add_middleware(StaticShortcut, static=self.static)
         app.add_middleware(SessionCookieMiddleware, policy=self.cookies)
         app.add_middleware(
             SecurityHeadersMiddleware,
@@ -89,6 +97,7 @@ class ZitadelAuth:
         )
         install_exception_handlers(app)
         app.include_router(build_router())
+        app.mount("/static", self.static, name="static")
 
     async def startup(self) -> None:
         store = self._store or store_from_url(self.settings.session_store)

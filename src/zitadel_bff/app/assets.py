@@ -1,0 +1,38 @@
+"""The pages' templates and static files, built once per app from its settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi.templating import Jinja2Templates
+
+from ..config import Settings, is_loopback_host
+from .static import MemoryStaticFiles
+
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "build_assets"]
+
+HERE = Path(__file__).parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+
+
+def _datetime(value: float) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def build_assets(
+    settings: Settings, templates_dir: Path | None = None
+) -> tuple[Jinja2Templates, MemoryStaticFiles]:
+    """Templates (with ``static_url``, ``dev_provider`` and ``|datetime``) and in-memory statics.
+
+    ``templates_dir`` overrides the pages; templates not found there come from the package.
+    """
+    static = MemoryStaticFiles(STATIC_DIR)
+    dirs = [templates_dir, TEMPLATES_DIR] if templates_dir else [TEMPLATES_DIR]
+    templates = Jinja2Templates(directory=dirs)
+    templates.env.globals["static_url"] = static.url
+    templates.env.globals["dev_provider"] = is_loopback_host(urlsplit(settings.issuer).hostname)
+    templates.env.filters["datetime"] = _datetime
+    return templates, static
