@@ -105,9 +105,10 @@ class Settings(BaseSettings):
             raise ValueError("must be a host name or an origin, e.g. https://my-org.zitadel.cloud")
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
-        if parts.path.strip("/") or parts.query or parts.fragment:
-            raise ValueError("must be an origin without a path, e.g. https://my-org.zitadel.cloud")
-        return f"{parts.scheme}://{parts.netloc}"
+        if parts.query or parts.fragment:
+            raise ValueError("must be an origin, e.g. https://my-org.zitadel.cloud")
+        # ZITADEL's issuer is the bare origin; other providers may have a path (kept as given).
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
     @field_validator("zitadel_callback_url", "zitadel_post_logout_url")
     @classmethod
@@ -165,6 +166,11 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.zitadel_domain
+
+    @property
+    def issuer_origin(self) -> str:
+        parts = urlsplit(self.zitadel_domain)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def public_origin(self) -> str:

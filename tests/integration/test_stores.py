@@ -175,3 +175,19 @@ def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path):
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="unsupported"):
         store_from_url("mysql://x")
+
+
+def test_app_with_unreachable_redis_shows_503_pages(start_app, client):
+    from tests.support.flows import csrf_token
+    from tests.support.op import free_port
+
+    app = start_app(session_store=f"redis://127.0.0.1:{free_port()}/0")
+    assert client.get(app.url + "/readyz").status_code == 503
+    token = csrf_token(client.get(app.url + "/auth/login").text)
+    resp = client.post(app.url + "/auth/signin", data={"csrf_token": token})
+    assert resp.status_code == 503 and "Sessions are unavailable" in resp.text
+    client.cookies.set("zbff_session", "x" * 43)
+    page = client.get(app.url + "/profile")
+    assert page.status_code == 503
+    api = client.get(app.url + "/profile", headers={"accept": "application/json"})
+    assert api.status_code == 503 and api.json()["error"] == "store_unavailable"

@@ -38,7 +38,7 @@ def test_reads_environment_and_env_file(monkeypatch, tmp_path):
         ({"session_secret": PLACEHOLDER_SECRET}, "SESSION_SECRET", "placeholder"),
         ({"session_secret": "short"}, "SESSION_SECRET", "at least 32"),
         ({"zitadel_domain": "http://zitadel.example.com"}, "ZITADEL_DOMAIN", "https"),
-        ({"zitadel_domain": "https://x.example.com/path"}, "ZITADEL_DOMAIN", "without a path"),
+        ({"zitadel_domain": "https://x.example.com/?a=b"}, "ZITADEL_DOMAIN", "origin"),
         ({"zitadel_callback_url": "/auth/callback"}, "ZITADEL_CALLBACK_URL", "absolute"),
         ({"zitadel_callback_url": "http://app.example.com/cb"}, "ZITADEL_CALLBACK_URL", "https"),
         ({"zitadel_post_logout_url": "nope"}, "ZITADEL_POST_LOGOUT_URL", "absolute"),
@@ -95,3 +95,12 @@ def test_max_lifetime_must_cover_idle_timeout():
 def test_secret_is_not_shown():
     s = load_settings(None, **GOOD)
     assert "x" * 32 not in repr(s) and "x" * 32 not in str(s.model_dump())
+
+
+def test_issuer_with_a_path_is_kept():
+    s = load_settings(None, **{**GOOD, "zitadel_domain": "https://op.example.com/tenant/a/"})
+    assert s.issuer == "https://op.example.com/tenant/a"
+    assert s.issuer_origin == "https://op.example.com"
+    assert load_settings(None, **{**GOOD, "zitadel_domain": "https://x.example.com/"}).issuer == (
+        "https://x.example.com"
+    )

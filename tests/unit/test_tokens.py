@@ -197,3 +197,17 @@ async def test_invalid_logout_tokens(changes):
 async def test_logout_token_typ_must_fit():
     with pytest.raises(InvalidLogoutToken):
         await validator().logout_token(sign(logout_claims(), typ="at+jwt"))
+
+
+async def test_signed_userinfo():
+    from zitadel_bff.errors import UserinfoMismatch
+
+    v = validator()
+    ok = await v.signed_userinfo(sign({"sub": "1", "iss": ISSUER, "aud": CLIENT, "name": "A"}))
+    assert ok["name"] == "A"
+    assert await v.signed_userinfo(sign({"sub": "1"}))  # iss and aud are optional there
+    for claims in [{"sub": "1", "iss": "x"}, {"sub": "1", "aud": "x"}]:
+        with pytest.raises(UserinfoMismatch):
+            await v.signed_userinfo(sign(claims))
+    with pytest.raises(UserinfoMismatch):
+        await v.signed_userinfo(sign({"sub": "1"}, key=OTHER, kid="1"))

@@ -92,7 +92,7 @@ class ZitadelAuth:
         app.add_middleware(SessionCookieMiddleware, policy=self.cookies)
         app.add_middleware(
             SecurityHeadersMiddleware,
-            form_targets=[self.settings.issuer],
+            form_targets=[self.settings.issuer_origin],
             https=self.settings.secure_cookies,
         )
         install_exception_handlers(app)

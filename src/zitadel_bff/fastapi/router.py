@@ -234,7 +234,7 @@ async def _complete_login(request: Request) -> Response:
     ):
         raise InvalidCallback("unknown, used, expired or foreign state")
     iss = request.query_params.get("iss")
-    if iss is not None and iss != auth.settings.issuer:
+    if iss is not None and iss != auth.oidc.validator.issuer:
         # RFC 9207: a response from another issuer is a mix-up attack.
         raise InvalidCallback("iss parameter names another issuer", code="invalid_request")
     req = AuthRequest(state=state, nonce=str(tx["nonce"]), code_verifier=str(tx["verifier"]))
@@ -311,6 +311,8 @@ async def _backchannel_logout(request: Request) -> Response:
         raise InvalidLogoutToken("logout token replayed")
     sid = claims.get("sid")
     if isinstance(sid, str) and sid:
+        # Only that provider session: the user's other browsers stay signed in (a provider that
+        # sends sid in logout tokens sends it in ID tokens too, BCL 1.0 section 2.4).
         ended = await auth.sessions.end_by_sid(sid)
     else:
         ended = await auth.sessions.end_by_sub(str(claims["sub"]))

@@ -58,8 +58,9 @@ class ProviderMetadata:
     @classmethod
     def from_document(cls, doc: dict[str, Any], expected_issuer: str) -> ProviderMetadata:
         issuer = doc.get("issuer")
-        # OIDC Discovery 4.3: the issuer must be identical to the one we asked.
-        if issuer != expected_issuer:
+        # OIDC Discovery 4.3: the issuer must be identical to the one we asked (ZITADEL_DOMAIN is
+        # stored without a trailing slash, so "https://op/" matches a configured "https://op/").
+        if not isinstance(issuer, str) or issuer.rstrip("/") != expected_issuer.rstrip("/"):
             raise ProviderMisconfigured(
                 f"discovery issuer {issuer!r} differs from ZITADEL_DOMAIN {expected_issuer!r}"
             )
@@ -174,13 +175,15 @@ class OIDCClient:
             if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
                 return self._metadata
             try:
-                doc = await self._get_json(self.issuer + DISCOVERY_PATH)
+                doc = await self._get_json(self.issuer.rstrip("/") + DISCOVERY_PATH)
             except ProviderUnavailable:
                 if self._metadata is not None:
                     logger.warning("discovery reload failed; keeping the cached document")
                     return self._metadata
                 raise
             self._metadata = ProviderMetadata.from_document(doc, self.issuer)
+            # Tokens must carry the issuer exactly as discovery spells it.
+            self.validator.issuer = self._metadata.issuer
             self._metadata_at = time.monotonic()
             return self._metadata
 
@@ -258,10 +261,14 @@ class OIDCClient:
         resp = await self.userinfo_response(access_token)
         if resp.status_code != httpx.codes.OK:
             raise UserinfoMismatch(f"userinfo answered {resp.status_code}")
-        try:
-            data = resp.json()
-        except ValueError as exc:
-            raise UserinfoMismatch("userinfo did not return JSON") from exc
+        if resp.headers.get("content-type", "").startswith("application/jwt"):
+            # A signed userinfo response (OIDC Core 5.3.2): same keys and checks as ID tokens.
+            data: Any = await self.validator.signed_userinfo(resp.text.strip())
+        else:
+            try:
+                data = resp.json()
+            except ValueError as exc:
+                raise UserinfoMismatch("userinfo did not return JSON") from exc
         if not isinstance(data, dict) or data.get("sub") != expected_sub:
             raise UserinfoMismatch("userinfo sub differs from the ID token's")
         return data

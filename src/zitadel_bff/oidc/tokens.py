@@ -19,7 +19,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
-from ..errors import InvalidIDToken, InvalidLogoutToken
+from ..errors import InvalidIDToken, InvalidLogoutToken, UserinfoMismatch
 from .keys import KEY_TYPES_BY_ALG, JWKSCache
 
 __all__ = ["BACKCHANNEL_EVENT", "TokenValidator"]
@@ -107,6 +107,18 @@ class TokenValidator:
             raise InvalidIDToken("ID token rejected: nonce mismatch")
         if expected_sub is not None and claims.get("sub") != expected_sub:
             raise InvalidIDToken("refreshed ID token names another subject")
+        return claims
+
+    async def signed_userinfo(self, token: str) -> dict[str, Any]:
+        """A userinfo JWT: signature, and iss/aud when present (OIDC Core 5.3.2)."""
+        try:
+            _, claims = await self._verify(token)
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
+            raise UserinfoMismatch(f"signed userinfo rejected: {exc}") from exc
+        aud = claims.get("aud", self.client_id)
+        auds = aud if isinstance(aud, list) else [aud]
+        if claims.get("iss", self.issuer) != self.issuer or self.client_id not in auds:
+            raise UserinfoMismatch("signed userinfo was issued by or for someone else")
         return claims
 
     async def logout_token(self, token: str) -> dict[str, Any]:
