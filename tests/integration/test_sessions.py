@@ -53,18 +53,26 @@ def test_session_record_is_encrypted_at_rest(app, client, op, tmp_path):
     assert data is not None and data.sub == ADMIN_SUB and data.refresh_token
 
 
-def test_idle_timeout_ends_the_session(app, client, op):
-    login(client, app.url)
+def test_idle_timeout_ends_the_session_with_a_message(app, client, op, tmp_path):
     manager = auth_of(app).sessions
     manager.idle_timeout, manager.touch_interval = 1, 0.1
     try:
+        login(client, app.url)
         assert client.get(app.url + "/profile").status_code == 200
         time.sleep(1.2)
+        # the store itself has dropped the record by now
+        rows = sqlite3.connect(tmp_path / f"sessions-{app.port}.db").execute(
+            "SELECT count(*) FROM records WHERE key LIKE 's:%' AND expires_at > ?", (time.time(),)
+        )
+        assert rows.fetchone()[0] == 0
         resp = client.get(app.url + "/profile")
         assert resp.status_code == 303
         assert resp.headers["location"] == ("/auth/login?returnTo=%2Fprofile&error=session_expired")
         page = client.get(app.url + resp.headers["location"])
         assert "Your session has expired" in page.text
+        assert client.cookies.get("zbff_session") is None  # cleared
+        again = client.get(app.url + "/profile")
+        assert again.headers["location"] == "/auth/login?returnTo=%2Fprofile"
     finally:
         manager.idle_timeout, manager.touch_interval = 3600, 60
 

@@ -82,8 +82,10 @@ async def load_session(request: Request) -> SessionData | None:
         state.end_session()
         raise
     if data is None:
+        # The browser holds a session cookie the store no longer knows: the session timed out
+        # (the store drops records at expiry) or was ended elsewhere. Say so, and clear it.
         state.end_session()
-        return None
+        raise SessionEnded("the session is no longer known")
     state.session = data
     return data
 

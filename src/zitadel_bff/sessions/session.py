@@ -28,8 +28,6 @@ REFRESH_SKEW = 60.0
 #: last_seen is written back at most this often (a write per request would cost more than the read).
 MAX_TOUCH_INTERVAL = 60.0
 REFRESH_LOCK_TTL = 15.0
-#: A timed-out record stays in the store this long, only to explain the next request's sign-in.
-EXPIRED_GRACE = 86400.0
 SESSION_NS = "s"
 SID_NS = "sid"
 SUB_NS = "sub"
@@ -119,9 +117,7 @@ class SessionManager:
         if data.oidc_sid:
             tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
         sealed = self.keyring.seal(data.to_json(), aad=key.encode())
-        # The store keeps a timed-out record a day longer than load() accepts it, so the
-        # next request can tell the user their session expired instead of silently forgetting.
-        await self.store.set(key, sealed, self.expires_at(data) + EXPIRED_GRACE, tags)
+        await self.store.set(key, sealed, self.expires_at(data), tags)
 
     async def create(self, data: SessionData) -> str:
         """Store a new session under a fresh id (never reuse one: no fixation)."""
