@@ -71,6 +71,7 @@ def main() -> int:
             port=APP_PORT,
             log_level="info",
             server_header=False,
+            log_config=None,  # keep our logging set-up, with its query-string redaction
         )
     finally:
         op.stop()

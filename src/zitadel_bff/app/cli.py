@@ -18,8 +18,19 @@ ENV_FILE = ".env"
 SECRET_BYTES = 48
 
 
+class RedactQueryFilter(logging.Filter):
+    """Drops query strings from access-log lines: callbacks carry codes and states."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(RedactQueryFilter())
     # Authlib logs request details (including the PKCE verifier) at DEBUG: keep it quieter.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -40,6 +51,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=args.access_log,
         server_header=False,
+        log_config=None,  # keep _configure_logging's set-up, with its query-string redaction
     )
     return 0
 
