@@ -59,14 +59,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 async def _check(settings: Settings) -> int:
     from ..oidc.client import OIDCClient
 
-    client = OIDCClient(
-        issuer=settings.issuer,
-        client_id=settings.zitadel_client_id,
-        client_secret=settings.zitadel_client_secret.get_secret_value(),
-        redirect_uri=settings.zitadel_callback_url,
-        scopes=settings.scopes,
-        timeout=settings.zitadel_timeout,
-    )
+    client = OIDCClient.from_settings(settings)
     try:
         meta = await client.metadata()
         keys = await client.validator.jwks.key_set()
@@ -96,10 +89,7 @@ async def _sessions(settings: Settings, args: argparse.Namespace) -> int:
     from ..sessions import Keyring, SessionManager, store_from_url
 
     store = store_from_url(settings.session_store)
-    oidc = OIDCClient(
-        issuer=settings.issuer, client_id=settings.zitadel_client_id, client_secret="",
-        redirect_uri=settings.zitadel_callback_url, scopes=settings.scopes,
-    )
+    oidc = OIDCClient.from_settings(settings)
     manager = SessionManager(
         store=store, keyring=Keyring(settings.session_secret.get_secret_value()), oidc=oidc,
         idle_timeout=settings.session_duration, max_lifetime=settings.session_max_lifetime,

@@ -57,17 +57,7 @@ class ZitadelAuth:
         self.cookies = CookiePolicy(
             secure=settings.secure_cookies, session_max_age=settings.session_max_lifetime
         )
-        self.oidc = OIDCClient(
-            issuer=settings.issuer,
-            client_id=settings.zitadel_client_id,
-            client_secret=settings.zitadel_client_secret.get_secret_value(),
-            redirect_uri=settings.zitadel_callback_url,
-            scopes=settings.scopes,
-            id_token_alg=settings.zitadel_id_token_alg,
-            leeway=settings.zitadel_clock_skew,
-            timeout=settings.zitadel_timeout,
-            transport=transport,
-        )
+        self.oidc = OIDCClient.from_settings(settings, transport=transport)
         self._store = store
         self._sessions: SessionManager | None = None
         self._purge_interval = purge_interval

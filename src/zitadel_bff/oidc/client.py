@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from ..config import Settings
 from ..errors import (
     ProviderMisconfigured,
     ProviderUnavailable,
@@ -156,6 +157,22 @@ class OIDCClient:
             alg=id_token_alg,
             leeway=leeway,
             jwks=JWKSCache(self._fetch_jwks),
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> OIDCClient:
+        return cls(
+            issuer=settings.issuer,
+            client_id=settings.zitadel_client_id,
+            client_secret=settings.zitadel_client_secret.get_secret_value(),
+            redirect_uri=settings.zitadel_callback_url,
+            scopes=settings.scopes,
+            id_token_alg=settings.zitadel_id_token_alg,
+            leeway=settings.zitadel_clock_skew,
+            timeout=settings.zitadel_timeout,
+            transport=transport,
         )
 
     async def aclose(self) -> None:

@@ -19,7 +19,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
-from ..errors import InvalidIDToken, InvalidLogoutToken, UserinfoMismatch
+from ..errors import BFFError, InvalidIDToken, InvalidLogoutToken, UserinfoMismatch
 from .keys import KEY_TYPES_BY_ALG, JWKSCache
 
 __all__ = ["BACKCHANNEL_EVENT", "TokenValidator"]
@@ -50,6 +50,15 @@ class TokenValidator:
         self.leeway = leeway
         self.jwks = jwks
         self._registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
+
+    async def _verified(
+        self, token: str, error: type[BFFError], what: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """:meth:`_verify`, with every failure raised as ``error``."""
+        try:
+            return await self._verify(token)
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
+            raise error(f"{what} rejected: {exc}") from exc
 
     async def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check the signature; return (header, claims). Raises ValueError on any failure."""
@@ -111,10 +120,7 @@ class TokenValidator:
 
     async def signed_userinfo(self, token: str) -> dict[str, Any]:
         """A userinfo JWT: signature, and iss/aud when present (OIDC Core 5.3.2)."""
-        try:
-            _, claims = await self._verify(token)
-        except (ValueError, TypeError, KeyError, JoseError) as exc:
-            raise UserinfoMismatch(f"signed userinfo rejected: {exc}") from exc
+        _, claims = await self._verified(token, UserinfoMismatch, "signed userinfo")
         aud = claims.get("aud", self.client_id)
         auds = aud if isinstance(aud, list) else [aud]
         if claims.get("iss", self.issuer) != self.issuer or self.client_id not in auds:
@@ -123,10 +129,7 @@ class TokenValidator:
 
     async def logout_token(self, token: str) -> dict[str, Any]:
         """Validate a logout token per OIDC Back-Channel Logout 1.0, section 2.6."""
-        try:
-            header, claims = await self._verify(token)
-        except (ValueError, TypeError, KeyError, JoseError) as exc:
-            raise InvalidLogoutToken(f"logout token rejected: {exc}") from exc
+        header, claims = await self._verified(token, InvalidLogoutToken, "logout token")
         # ZITADEL sends typ "JWT"; the spec recommends "logout+jwt" (2.4): accept both.
         if header.get("typ") not in LOGOUT_TOKEN_TYPES:
             raise InvalidLogoutToken("logout token has an unexpected typ")
