@@ -289,3 +289,42 @@ def test_public_client_uses_pkce_without_secret(start_app, op):
             assert browser.get(app.url + "/profile").status_code == 200
     finally:
         public_op.stop()
+
+
+def test_provider_down_at_callback_is_a_clear_error(app, client, op):
+    url = callback_url(client, app)
+    oidc = app.app.state.zitadel_auth.oidc
+    real = oidc._http._transport
+
+    class Down(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            raise httpx.ConnectTimeout("provider down", request=request)
+
+    oidc._http._transport = Down()
+    try:
+        resp = client.get(url)
+    finally:
+        oidc._http._transport = real
+    assert resp.headers["location"] == "/auth/error?error=provider_unavailable"
+    page = client.get(app.url + resp.headers["location"])
+    assert page.status_code == 503 and "unreachable" in page.text
+    assert client.get(app.url + "/profile").status_code == 303  # no half-made session
+
+
+def test_token_endpoint_server_error_is_a_clear_error(app, client, op):
+    url = callback_url(client, app)
+    oidc = app.app.state.zitadel_auth.oidc
+    real = oidc._http._transport
+
+    class Broken(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            if request.url.path.endswith("/token"):
+                return httpx.Response(502, text="<html>bad gateway</html>")
+            return await real.handle_async_request(request)
+
+    oidc._http._transport = Broken()
+    try:
+        resp = client.get(url)
+    finally:
+        oidc._http._transport = real
+    assert resp.headers["location"] == "/auth/error?error=provider_unavailable"

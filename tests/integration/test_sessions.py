@@ -214,3 +214,19 @@ def test_db_file_and_data_dir_are_created(start_app, tmp_path, client):
     app = start_app(session_store=f"sqlite:///{db}")
     assert client.get(app.url + "/readyz").status_code == 200
     assert Path(db).is_file()
+
+
+def test_https_public_url_means_secure_host_cookies_and_hsts(start_app, client, port_pool):
+    port = port_pool.get_nowait()
+    try:
+        app = start_app(
+            port=port,
+            zitadel_callback_url=f"https://127.0.0.1:{port}/auth/callback",
+            zitadel_post_logout_url=f"https://127.0.0.1:{port}/auth/logout/callback",
+        )
+        resp = client.get(app.url + "/auth/login")
+        cookie = resp.headers["set-cookie"]
+        assert cookie.startswith("__Host-zbff_browser=") and "; Secure" in cookie
+        assert resp.headers["strict-transport-security"].startswith("max-age=")
+    finally:
+        port_pool.put(port)

@@ -73,3 +73,16 @@ def test_origin_check(origin, site, ok):
     else:
         with pytest.raises(CSRFError):
             check_origin(origin, site, "http://127.0.0.1:3000")
+
+
+def test_cookie_policy_names_and_flags():
+    from zitadel_bff.sessions.cookies import CookiePolicy
+
+    https = CookiePolicy(secure=True, session_max_age=100)
+    assert https.name("session") == "__Host-zbff_session"
+    header = https.header("session", "v", 100).decode()
+    assert header == "__Host-zbff_session=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=100"
+    http = CookiePolicy(secure=False, session_max_age=100)
+    assert http.header("browser", "b", None).decode() == (
+        "zbff_browser=b; Path=/; HttpOnly; SameSite=Lax"
+    )
