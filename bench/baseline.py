@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from zitadel_bff.app import factory
+from zitadel_bff.app import assets
 from zitadel_bff.app.static import MemoryStaticFiles
 from zitadel_bff.oidc.claims import UserProfile
 
@@ -72,13 +72,11 @@ def _claims() -> dict[str, Any]:
 
 
 def build_app() -> Starlette:
-    static = MemoryStaticFiles(factory.HERE / "static")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(factory.HERE / "templates"), autoescape=True
-    )
+    static = MemoryStaticFiles(assets.STATIC_DIR)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(assets.TEMPLATES_DIR), autoescape=True)
     env.globals["static_url"] = static.url
     env.globals["dev_provider"] = True
-    env.filters["datetime"] = factory._datetime
+    env.filters["datetime"] = assets._datetime
     template = env.get_template("profile.html")
     user = UserProfile.from_claims(_claims())
 

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # tests/support is not an installed package
 
 from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port  # noqa: E402
 
-__all__ = ["AppProcess", "OPProcess", "ROOT", "free_port", "rss_mb", "start_provider"]
+__all__ = ["ROOT", "AppProcess", "OPProcess", "free_port", "rss_mb", "start_provider"]
 
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
@@ -83,7 +83,9 @@ class AppProcess:
             wait_for_port(self.port, self.proc, self.what)
         except RuntimeError:
             self.stop()
-            raise RuntimeError(f"{self.what} failed to start:\n{self.log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"{self.what} failed to start:\n{self.log.read_text()[-2000:]}"
+            ) from None
         return self
 
     def stop(self) -> None:

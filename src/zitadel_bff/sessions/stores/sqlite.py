@@ -22,8 +22,8 @@ __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger(__name__)
 
-# Each deleted record dirties about one page: 100 per batch keeps a batch (and the WAL
-# checkpoint it may trigger) to a few ms at 1,000,000 sessions (docs/PERFORMANCE.md).
+# Each deleted record dirties about one page: 100 per batch keeps a batch to a few ms; the
+# longest pauses left are the WAL checkpoints batches trigger (docs/PERFORMANCE.md).
 PURGE_BATCH = 100
 # records is a rowid table on purpose: its ~2 KB rows would make a WITHOUT ROWID b-tree deep
 # and sparse (SQLite advises WITHOUT ROWID only for rows under ~1/20 of a page).
