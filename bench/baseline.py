@@ -84,12 +84,9 @@ def build_app() -> Starlette:
         return PlainTextResponse("hello")
 
     async def profile(request: Request) -> Response:
-        claims = user.user_claims()
         html = template.render(
             request=request,
             user=user,
-            claims=sorted(claims.items()),
-            claims_json=json.dumps(claims, indent=2, sort_keys=True, ensure_ascii=False),
             expires_at=time.time() + 3600,
             csrf_token=FAKE_CSRF,
             session=None,

@@ -28,6 +28,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    auth.install(app)
+    # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
+    # the fifteen /auth routes.
     app.include_router(pages_router)
+    auth.install(app)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -25,14 +24,10 @@ async def landing(request: Request, user: OptionalUser) -> Response:
 
 @router.get("/profile")
 async def profile(request: Request, session: CurrentSession) -> Response:
-    user = session.profile
-    claims = user.user_claims()
     return render(
         request,
         "profile.html",
-        user=user,
-        claims=sorted(claims.items()),
-        claims_json=json.dumps(claims, indent=2, sort_keys=True, ensure_ascii=False),
+        user=session.profile,
         expires_at=get_auth(request).sessions.expires_at(session),
     )
 

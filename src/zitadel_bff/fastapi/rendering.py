@@ -27,16 +27,33 @@ def csrf_token_for(request: Request) -> str:
     return get_auth(request).keyring.csrf_token(binding)
 
 
+class LazyCSRFToken:
+    """The page's CSRF token, made only if the template prints it: a page without a form sets
+    no browser-id cookie and computes no HMAC."""
+
+    __slots__ = ("_request", "_value")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._value: str | None = None
+
+    def __str__(self) -> str:
+        if self._value is None:
+            self._value = csrf_token_for(self._request)
+        return self._value
+
+    def __html__(self) -> str:
+        return str(self)  # url-safe base64: nothing to escape
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     state = request_auth(request)
-    user = state.session.profile if state.session is not None else None
-    context.setdefault("user", user)
-    context.setdefault("csrf_token", csrf_token_for(request))
+    auth = get_auth(request)
+    context.setdefault("user", state.session.profile if state.session is not None else None)
+    context.setdefault("csrf_token", LazyCSRFToken(request))
     context.setdefault("session", state.session)
-    context.setdefault("settings", get_auth(request).settings)
-    return get_auth(request).templates.TemplateResponse(
-        request, template, context, status_code=status
-    )
+    context.setdefault("settings", auth.settings)
+    return auth.templates.TemplateResponse(request, template, context, status_code=status)
 
 
 def error_response(request: Request, code: str, *, status: int | None = None) -> Response:

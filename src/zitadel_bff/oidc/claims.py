@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-__all__ = ["Organisation", "UserProfile", "metadata_from_claims", "roles_from_claims"]
+__all__ = [
+    "ClaimRow",
+    "Organisation",
+    "UserProfile",
+    "metadata_from_claims",
+    "roles_from_claims",
+]
 
 ROLES_CLAIM = "urn:zitadel:iam:org:project:roles"
 PROJECT_ROLES_CLAIM = re.compile(r"^urn:zitadel:iam:org:project:[^:]+:roles$")
@@ -74,8 +82,20 @@ class Organisation:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """One claim as the profile page shows it: structured values as indented JSON."""
+
+    name: str
+    text: str
+    structured: bool
+
+
+@dataclass(frozen=True)
 class UserProfile:
-    """What pages and APIs need to know about the signed-in user."""
+    """What pages and APIs need to know about the signed-in user.
+
+    Immutable; derived views (the claim rows, the JSON) are computed once per instance.
+    """
 
     sub: str
     name: str | None = None
@@ -119,6 +139,21 @@ class UserProfile:
     def user_claims(self) -> dict[str, Any]:
         """The claims about the user, without the token bookkeeping ones."""
         return {k: v for k, v in self.claims.items() if k not in PROTOCOL_CLAIMS}
+
+    @cached_property
+    def claim_rows(self) -> list[ClaimRow]:
+        return [_claim_row(name, value) for name, value in sorted(self.user_claims().items())]
+
+    @cached_property
+    def claims_json(self) -> str:
+        return json.dumps(self.user_claims(), indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _claim_row(name: str, value: object) -> ClaimRow:
+    if isinstance(value, dict | list | bool) or value is None:
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+        return ClaimRow(name, text, structured=not isinstance(value, bool) and value is not None)
+    return ClaimRow(name, str(value), structured=False)
 
 
 def _str_or_none(value: object) -> str | None:

@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ REFRESH_SKEW = 60.0
 #: last_seen is written back at most this often (a write per request would cost more than the read).
 MAX_TOUCH_INTERVAL = 60.0
 REFRESH_LOCK_TTL = 15.0
+#: Decoded records kept per process, keyed by store key and checked against the sealed bytes.
+DECODED_CACHE_SIZE = 1024
 SESSION_NS = "s"
 SID_NS = "sid"
 SUB_NS = "sub"
@@ -105,6 +108,10 @@ class SessionManager:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # The store stays the source of truth: a cached record is used only when the store
+        # returns exactly the bytes it was decoded from, so ended or rewritten sessions are
+        # never served from here. It saves the decryption, the JSON and the derived profile.
+        self._decoded: OrderedDict[str, tuple[bytes, SessionData]] = OrderedDict()
 
     def _key(self, session_id: str) -> str:
         return self.keyring.lookup_key(SESSION_NS, session_id)
@@ -118,6 +125,13 @@ class SessionManager:
             tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
         sealed = self.keyring.seal(data.to_json(), aad=key.encode())
         await self.store.set(key, sealed, self.expires_at(data), tags)
+        self._remember(key, sealed, data)
+
+    def _remember(self, key: str, sealed: bytes, data: SessionData) -> None:
+        self._decoded[key] = (sealed, data)
+        self._decoded.move_to_end(key)
+        if len(self._decoded) > DECODED_CACHE_SIZE:
+            self._decoded.popitem(last=False)
 
     async def create(self, data: SessionData) -> str:
         """Store a new session under a fresh id (never reuse one: no fixation)."""
@@ -128,14 +142,21 @@ class SessionManager:
     async def _read(self, key: str) -> SessionData | None:
         sealed = await self.store.get(key)
         if sealed is None:
+            self._decoded.pop(key, None)
             return None
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] == sealed:
+            self._decoded.move_to_end(key)
+            return cached[1]
         try:
-            return SessionData.from_json(self.keyring.open(sealed, aad=key.encode()))
+            data = SessionData.from_json(self.keyring.open(sealed, aad=key.encode()))
         except (SealError, ValueError, TypeError) as exc:
             # Sealed under an older secret, or damaged: treat as signed out, and drop it.
             logger.warning("dropping an unreadable session record: %s", exc)
             await self.store.delete(key)
             return None
+        self._remember(key, sealed, data)
+        return data
 
     async def load(self, session_id: str) -> SessionData | None:
         """The live session for a cookie id, or None. Enforces idle and absolute expiry."""
