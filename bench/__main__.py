@@ -87,6 +87,8 @@ def _http(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         routes = [
             Route("hello (bare Starlette)", f"{baseline.url}/hello", {}, "hello"),
             Route("profile template, no auth", f"{baseline.url}/profile", html, 'id="sub"'),
+            Route("same template via FastAPI, no auth", f"{baseline.url}/fastapi/profile", html,
+                  'id="sub"'),
             Route("GET / signed out", f"{app.url}/", html, "Sign in"),
             Route("GET /profile signed in", f"{app.url}/profile", signed_in, 'id="sub"'),
             Route("GET /static/app.css", f"{app.url}/static/app.css", {}, "{"),
@@ -104,8 +106,8 @@ def _http(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         per_round = max(2.0, args.seconds / 2)
 
         def load() -> None:
-            run_wrk(routes[3].url, seconds=per_round, headers=signed_in)
-            run_wrk(routes[2].url, seconds=per_round, headers=html)
+            run_wrk(routes[4].url, seconds=per_round, headers=signed_in)
+            run_wrk(routes[3].url, seconds=per_round, headers=html)
             login_round_trip(app, op, count=10, warmup=0)
 
         out["rss_mb"]["rounds"] = memory_rounds(app, load, args.rounds)

@@ -3,7 +3,9 @@ log, no server header):
 
 * ``GET /hello`` - a bare Starlette route returning a short text: the framework's own limit;
 * ``GET /profile`` - the app's ``profile.html`` rendered with Jinja2 from the same claims the
-  signed-in benchmark user has, with no middleware, no session and no auth.
+  signed-in benchmark user has, with no middleware, no session and no auth;
+* ``GET /fastapi/profile`` - the same handler as a FastAPI route (mounted): the framework's own
+  per-request cost on top of the template, still without auth.
 
 Run: ``python -m bench.baseline --port 8001`` (``BENCH_CLAIMS`` names a JSON file of claims).
 """
@@ -19,10 +21,11 @@ from typing import Any
 
 import jinja2
 import uvicorn
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from zitadel_bff.app import assets
 from zitadel_bff.app.static import MemoryStaticFiles
@@ -93,7 +96,11 @@ def build_app() -> Starlette:
         )
         return HTMLResponse(html)
 
-    return Starlette(routes=[Route("/hello", hello), Route("/profile", profile)])
+    fastapi_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    fastapi_app.add_api_route("/profile", profile, methods=["GET"])
+    return Starlette(
+        routes=[Route("/hello", hello), Route("/profile", profile), Mount("/fastapi", fastapi_app)]
+    )
 
 
 def main() -> None:
