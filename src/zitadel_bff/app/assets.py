@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ STATIC_DIR = HERE / "static"
 
 
 def _datetime(value: float) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
 
 
 def build_assets(
