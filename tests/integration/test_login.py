@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import browser_client
+from tests.support.faults import Unreachable, provider_transport
 from tests.support.flows import FlowResult, csrf_token, follow, form_token, login, query_of
 from tests.support.op import CLIENT_ID
 from tests.support.server import ThreadedServer
@@ -293,38 +294,26 @@ def test_public_client_uses_pkce_without_secret(start_app, op):
 
 def test_provider_down_at_callback_is_a_clear_error(app, client, op):
     url = callback_url(client, app)
-    oidc = app.app.state.zitadel_auth.oidc
-    real = oidc._http._transport
-
-    class Down(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request):
-            raise httpx.ConnectTimeout("provider down", request=request)
-
-    oidc._http._transport = Down()
-    try:
+    with provider_transport(app, lambda real: Unreachable()):
         resp = client.get(url)
-    finally:
-        oidc._http._transport = real
     assert resp.headers["location"] == "/auth/error?error=provider_unavailable"
     page = client.get(app.url + resp.headers["location"])
     assert page.status_code == 503 and "unreachable" in page.text
     assert client.get(app.url + "/profile").status_code == 303  # no half-made session
 
 
+class BadGatewayAtToken(httpx.AsyncBaseTransport):
+    def __init__(self, real: httpx.AsyncBaseTransport) -> None:
+        self.real = real
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(502, text="<html>bad gateway</html>")
+        return await self.real.handle_async_request(request)
+
+
 def test_token_endpoint_server_error_is_a_clear_error(app, client, op):
     url = callback_url(client, app)
-    oidc = app.app.state.zitadel_auth.oidc
-    real = oidc._http._transport
-
-    class Broken(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request):
-            if request.url.path.endswith("/token"):
-                return httpx.Response(502, text="<html>bad gateway</html>")
-            return await real.handle_async_request(request)
-
-    oidc._http._transport = Broken()
-    try:
+    with provider_transport(app, BadGatewayAtToken):
         resp = client.get(url)
-    finally:
-        oidc._http._transport = real
     assert resp.headers["location"] == "/auth/error?error=provider_unavailable"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-import httpx
-
 from tests.conftest import TEST_SECRET, browser_client
+from tests.support.faults import Unreachable, burst, provider_transport
 from tests.support.flows import login
 from tests.support.records import read_session
 
@@ -48,17 +46,7 @@ def test_concurrent_requests_at_expiry_refresh_once(start_app, short_op):
     short_op.reset_stats()
     time.sleep(DUE)
 
-    async def burst() -> list[int]:
-        async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
-            responses = await asyncio.gather(
-                *[
-                    ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
-                    for _ in range(12)
-                ]
-            )
-        return [r.status_code for r in responses]
-
-    statuses = asyncio.run(burst())
+    statuses = burst([app.url + "/auth/userinfo"] * 12, cookie)
     assert statuses == [200] * 12
     # Reusing a rotated refresh token revokes the grant at this provider, so a second refresh
     # would have ended the session: one refresh and every request served proves single flight.
@@ -86,19 +74,9 @@ def test_provider_down_during_refresh_keeps_the_session(start_app, short_op, op)
     app = start_app(issuer=short_op.issuer)
     with browser_client() as client:
         login(client, app.url)
-        oidc = app.app.state.zitadel_auth.oidc
-        real = oidc._http._transport
-
-        class Down(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request):
-                raise httpx.ConnectError("provider down", request=request)
-
         time.sleep(DUE)
-        oidc._http._transport = Down()
-        try:
+        with provider_transport(app, lambda real: Unreachable()):
             assert client.get(app.url + "/profile").status_code == 200
-        finally:
-            oidc._http._transport = real
         short_op.reset_stats()
         assert client.get(app.url + "/profile").status_code == 200
         assert short_op.stats()["token_requests"]["refresh_token"] == 1
@@ -127,18 +105,8 @@ def test_two_app_instances_on_redis_refresh_once(start_app, short_op):
         short_op.reset_stats()
         time.sleep(DUE)
 
-        async def burst() -> list[int]:
-            async with httpx.AsyncClient(cookies={"zbff_session": cookie}) as ac:
-                responses = await asyncio.gather(
-                    *[
-                        ac.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
-                        for _ in range(6)
-                        for app in (first, second)
-                    ]
-                )
-            return [r.status_code for r in responses]
-
-        assert asyncio.run(burst()) == [200] * 12
+        urls = [app.url + "/auth/userinfo" for _ in range(6) for app in (first, second)]
+        assert burst(urls, cookie) == [200] * 12
         assert short_op.stats()["token_requests"]["refresh_token"] == 1
     finally:
         redis.stop()
