@@ -211,3 +211,26 @@ async def test_signed_userinfo():
             await v.signed_userinfo(sign(claims))
     with pytest.raises(UserinfoMismatch):
         await v.signed_userinfo(sign({"sub": "1"}, key=OTHER, kid="1"))
+
+
+def test_client_auth_method_follows_discovery():
+    from zitadel_bff.oidc.client import OIDCClient
+
+    def client(secret: str) -> OIDCClient:
+        return OIDCClient(
+            issuer=ISSUER, client_id=CLIENT, client_secret=secret,
+            redirect_uri="https://app/cb", scopes=["openid"],
+        )
+
+    c = client("s")
+    c._choose_auth_method(("client_secret_post", "private_key_jwt"))
+    assert c._http.token_endpoint_auth_method == "client_secret_post"
+    c = client("s")
+    c._choose_auth_method(("client_secret_basic", "client_secret_post"))
+    assert c._http.token_endpoint_auth_method == "client_secret_basic"
+    c = client("s")
+    c._choose_auth_method(())
+    assert c._http.token_endpoint_auth_method == "client_secret_basic"
+    c = client("")
+    c._choose_auth_method(("client_secret_post",))
+    assert c._http.token_endpoint_auth_method == "none"

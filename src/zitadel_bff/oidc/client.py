@@ -55,6 +55,7 @@ class ProviderMetadata:
     userinfo_endpoint: str | None = None
     revocation_endpoint: str | None = None
     end_session_endpoint: str | None = None
+    token_endpoint_auth_methods: tuple[str, ...] = ()
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], expected_issuer: str) -> ProviderMetadata:
@@ -82,6 +83,11 @@ class ProviderMetadata:
             userinfo_endpoint=optional("userinfo_endpoint"),
             revocation_endpoint=optional("revocation_endpoint"),
             end_session_endpoint=optional("end_session_endpoint"),
+            token_endpoint_auth_methods=tuple(
+                m
+                for m in doc.get("token_endpoint_auth_methods_supported") or ()
+                if isinstance(m, str)
+            ),
         )
 
 
@@ -201,8 +207,20 @@ class OIDCClient:
             self._metadata = ProviderMetadata.from_document(doc, self.issuer)
             # Tokens must carry the issuer exactly as discovery spells it.
             self.validator.issuer = self._metadata.issuer
+            self._choose_auth_method(self._metadata.token_endpoint_auth_methods)
             self._metadata_at = time.monotonic()
             return self._metadata
+
+    def _choose_auth_method(self, supported: tuple[str, ...]) -> None:
+        """client_secret_basic (ZITADEL's and RFC 6749's default) unless the provider says it
+        takes only client_secret_post."""
+        if self._http.token_endpoint_auth_method == "none" or not supported:  # noqa: S105
+            return
+        method = "client_secret_basic"
+        if method not in supported and "client_secret_post" in supported:
+            method = "client_secret_post"
+        self._http.token_endpoint_auth_method = method
+        self._http.revocation_endpoint_auth_method = method
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
