@@ -27,7 +27,7 @@ run: install  ## the app against the ZITADEL instance configured in .env
 	$(VENV)/bin/zitadel-bff serve
 
 test: install  ## every test: unit, integration (real provider, SQLite, Redis), browser
-	$(PY) -m pytest
+	$(PY) -m pytest --cov=zitadel_bff --cov-branch --cov-report=term:skip-covered --cov-fail-under=85
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench scripts
