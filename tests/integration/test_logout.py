@@ -183,3 +183,20 @@ def test_logout_token_with_typ_logout_jwt_is_accepted(app, client, op, tmp_path)
     token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path), typ="logout+jwt")
     assert post_logout_token(client, app, token).status_code == 200
     assert not session_alive(app, cookie)
+
+
+def test_logout_with_the_provider_down_still_ends_the_local_session(start_app, op):
+    from tests.support.faults import Unreachable, provider_transport
+
+    app = start_app()
+    with browser_client() as client:
+        login(client, app.url)
+        page = client.get(app.url + "/profile")
+        auth = app.app.state.zitadel_auth
+        auth.oidc._metadata = None  # as after a restart while the provider is down
+        with provider_transport(app, lambda real: Unreachable()):
+            resp = client.post(
+                app.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)}
+            )
+        assert resp.status_code == 303 and resp.headers["location"] == "/auth/logout/success"
+        assert client.get(app.url + "/profile").status_code == 303

@@ -277,17 +277,18 @@ async def _logout(request: Request) -> Response:
         return _see_other("/auth/logout/success")
     await auth.sessions.delete(state.session_id)
     state.end_session()
-    if session.refresh_token:
-        await auth.oidc.revoke(session.refresh_token)
     logout_state = secrets.token_urlsafe(32)
     try:
+        if session.refresh_token:
+            await auth.oidc.revoke(session.refresh_token)
         url = await auth.oidc.end_session_url(
             id_token_hint=session.id_token,
             post_logout_redirect_uri=auth.settings.zitadel_post_logout_url,
             state=logout_state,
         )
     except ProviderError as exc:
-        logger.warning("could not build the end-session URL: %s", exc)
+        # The local session is already gone; without the provider, that is all we can do.
+        logger.warning("could not reach the provider at logout: %s", exc)
         url = None
     if url is None:
         return _see_other("/auth/logout/success")
