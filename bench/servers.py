@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # tests/support is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port  # noqa: E402
+from tests.support.op import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OPProcess,
+    free_port,
+    stop_process,
+)
 
 __all__ = ["ROOT", "AppProcess", "OPProcess", "free_port", "rss_mb", "start_provider"]
 
@@ -89,13 +95,7 @@ class AppProcess:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, timeout=10)
 
     @classmethod
     def zitadel_bff(cls, op: OPProcess, port: int, workdir: Path) -> AppProcess:

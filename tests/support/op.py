@@ -27,6 +27,18 @@ def free_port() -> int:
         return port
 
 
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 5) -> None:
+    """Terminate a child process, killing it if it does not exit within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def ensure_node_modules() -> None:
     if not (OP_DIR / "node_modules" / "oidc-provider").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=OP_DIR, check=True)
@@ -94,13 +106,7 @@ class OPProcess:
             del self.stderr_lines[:-200]
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     # /__test__/ control endpoints ---------------------------------------------------------
 

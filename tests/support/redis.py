@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from tests.support.op import free_port
+from tests.support.op import free_port, stop_process
 
 START_TIMEOUT = 10.0
 
@@ -54,6 +54,4 @@ class RedisServer:
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        stop_process(self.proc)
