@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,11 +17,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .session import SessionData
 
-__all__ = ["SCOPE_KEY", "CookiePolicy", "RequestAuth", "SessionCookieMiddleware"]
+__all__ = [
+    "SCOPE_KEY",
+    "CookiePolicy",
+    "RequestAuth",
+    "SessionCookieMiddleware",
+    "parse_cookie_header",
+]
 
 SCOPE_KEY = "zitadel_bff"
 BROWSER_ID_BYTES = 32
 MAX_COOKIE_VALUE = 256
+COOKIE_VALUE_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +91,31 @@ class RequestAuth:
         self.set_cookie.append(self.policy.header("logout", "", 0))
 
 
-def _parse(header: str, names: dict[str, str]) -> dict[str, str]:
-    jar = SimpleCookie()
-    try:
-        jar.load(header)
-    except Exception:  # noqa: BLE001 - http.cookies raises bare CookieError/KeyError on junk
-        return {}
-    found = {}
-    for cookie_name, kind in names.items():
-        morsel = jar.get(cookie_name)
-        if morsel is not None and 0 < len(morsel.value) <= MAX_COOKIE_VALUE:
-            found[kind] = morsel.value
+def parse_cookie_header(header: str, names: dict[str, str]) -> dict[str, str]:
+    """Our cookies from one ``Cookie`` header, read as browsers send them (RFC 6265 5.4): pairs
+    split on ``;``, each name and value split at the first ``=``, whitespace trimmed.
+
+    Other cookies on the host may hold anything (quotes, spaces, JSON, backslashes); they are
+    skipped, never a reason to lose ours. ``names`` maps a cookie name to the kind we store it as;
+    the first well-formed value of a name wins, as in browsers' most-specific-path-first order.
+    """
+    found: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            continue
+        kind = names.get(name.strip())
+        if kind is None or kind in found:
+            continue
+        value = value.strip()
+        if 0 < len(value) <= MAX_COOKIE_VALUE and _is_token(value):
+            found[kind] = value
     return found
+
+
+def _is_token(value: str) -> bool:
+    # Our values are url-safe base64; anything else was not set by us.
+    return all(c in COOKIE_VALUE_CHARS for c in value)
 
 
 class SessionCookieMiddleware:
@@ -112,10 +133,10 @@ class SessionCookieMiddleware:
         state = RequestAuth(self.policy)
         for key, value in scope["headers"]:
             if key == b"cookie":
-                found = _parse(value.decode("latin-1"), self._names)
-                state.session_id = found.get("session", state.session_id)
-                state.browser_id = found.get("browser", state.browser_id)
-                state.logout_state = found.get("logout", state.logout_state)
+                found = parse_cookie_header(value.decode("latin-1"), self._names)
+                state.session_id = state.session_id or found.get("session")
+                state.browser_id = state.browser_id or found.get("browser")
+                state.logout_state = state.logout_state or found.get("logout")
         scope[SCOPE_KEY] = state
 
         async def send_with_cookies(message: Message) -> None:

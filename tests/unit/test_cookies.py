@@ -1,0 +1,81 @@
+"""Cookie parsing: other cookies on the host, whatever they hold, never hide ours."""
+
+from __future__ import annotations
+
+import pytest
+
+from zitadel_bff.sessions.cookies import (
+    SCOPE_KEY,
+    CookiePolicy,
+    RequestAuth,
+    SessionCookieMiddleware,
+    parse_cookie_header,
+)
+
+NAMES = {"zbff_session": "session", "zbff_browser": "browser", "zbff_logout": "logout"}
+SESSION = "k3Jd8s-_0aZ" * 4
+BROWSER = "Bb_-9" * 8
+#: Cookies other apps on the same host set; http.cookies.SimpleCookie stops at each of them.
+FOREIGN = [
+    'prefs={"theme":"dark"}',
+    "consent=yes please",
+    'ga="GA1.1',
+    "path=/",
+    "a=b\\c",
+    "empty=",
+    "novalue",
+    "=orphan",
+    "\u00e9t\u00e9=\u00e9",
+]
+
+
+@pytest.mark.parametrize("foreign", FOREIGN)
+@pytest.mark.parametrize("where", ["before", "after", "between"])
+def test_foreign_cookies_do_not_hide_ours(foreign: str, where: str) -> None:
+    ours = [f"zbff_session={SESSION}", f"zbff_browser={BROWSER}"]
+    pairs = {
+        "before": [foreign, *ours],
+        "after": [*ours, foreign],
+        "between": [ours[0], foreign, ours[1]],
+    }[where]
+    found = parse_cookie_header("; ".join(pairs), NAMES)
+    assert found == {"session": SESSION, "browser": BROWSER}
+
+
+def test_whitespace_and_missing_space_are_accepted() -> None:
+    header = f"  zbff_session = {SESSION} ;zbff_logout={BROWSER};"
+    assert parse_cookie_header(header, NAMES) == {"session": SESSION, "logout": BROWSER}
+
+
+@pytest.mark.parametrize(
+    "value", ["", "x" * 257, '"quoted"', "a b", "a,b", "\u00e9t\u00e9", "a\\b", "a=b"]
+)
+def test_values_we_never_set_are_ignored(value: str) -> None:
+    assert parse_cookie_header(f"zbff_session={value}", NAMES) == {}
+
+
+def test_first_well_formed_value_wins() -> None:
+    header = f"zbff_session=bad value; zbff_session={SESSION}; zbff_session=later"
+    assert parse_cookie_header(header, NAMES) == {"session": SESSION}
+
+
+def test_names_are_exact() -> None:
+    header = f"ZBFF_SESSION={SESSION}; xzbff_session={SESSION}; zbff_session_x={SESSION}"
+    assert parse_cookie_header(header, NAMES) == {}
+
+
+async def test_middleware_reads_ours_among_junk_across_cookie_headers() -> None:
+    seen: list[RequestAuth] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope[SCOPE_KEY])
+
+    middleware = SessionCookieMiddleware(app, policy=CookiePolicy(secure=False, session_max_age=60))
+    headers = [
+        (b"cookie", b'prefs={"theme":"dark"}; consent=yes please'),
+        (b"cookie", f'ga="GA1.1; zbff_session={SESSION}; a=b\\c'.encode()),
+        (b"cookie", f"zbff_browser={BROWSER}; zbff_session=other".encode()),
+    ]
+    await middleware({"type": "http", "headers": headers}, None, None)  # type: ignore[arg-type]
+    assert seen[0].session_id == SESSION
+    assert seen[0].browser_id == BROWSER
