@@ -1,4 +1,5 @@
-"""The provider's signing keys: a cached JWKS that is refetched when a token names an unknown kid.
+"""The provider's signing keys: a cached JWKS, refetched when a token names an unknown kid or
+verifies with none of the cached keys.
 
 Refetches are single-flight and rate limited by a small token bucket: a real rotation is picked
 up at once, while a stream of tokens with forged kids costs at most one JWKS request per
@@ -50,8 +51,9 @@ class JWKSCache:
         assert self._keys is not None
         return self._keys
 
-    async def refresh_for_unknown_kid(self) -> KeySet:
-        """Refetch (at most once per interval) because a token named a kid we do not know."""
+    async def refetch(self) -> KeySet:
+        """Refetch (rate limited) because a token names a kid we do not know or verifies with
+        none of the cached keys; returns the cached set unchanged when the limit is reached."""
         await self._refresh(force=False)
         assert self._keys is not None
         return self._keys
@@ -83,6 +85,3 @@ class JWKSCache:
             return False
         self._allowance -= 1.0
         return True
-
-    def invalidate(self) -> None:
-        self._keys = None

@@ -29,6 +29,10 @@ LOGOUT_TOKEN_TYPES = frozenset({None, "JWT", "logout+jwt", "application/logout+j
 MAX_TOKEN_LENGTH = 16 * 1024
 
 
+def _nonempty_str(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _header(token: str) -> dict[str, Any]:
     if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
         raise ValueError("not a compact JWS")
@@ -61,15 +65,31 @@ class TokenValidator:
             raise error(f"{what} rejected: {exc}") from exc
 
     async def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Check the signature; return (header, claims). Raises ValueError on any failure."""
+        """Check the signature; return (header, claims). Raises ValueError on any failure.
+
+        The key is the one the header's kid names, or, for a token without a kid, the single
+        key of the pinned algorithm's type (OIDC Core 10.1: kid is required only when the JWKS
+        holds several). Either way, a token the cached keys cannot verify makes the JWKS be
+        refetched once (rate limited) before it is refused: the provider may have rotated.
+        """
         header = _header(token)
         if header.get("alg") != self.alg:
             raise ValueError(f"alg {header.get('alg')!r} is not the pinned {self.alg}")
-        keys = await self.jwks.key_set()
         kid = header.get("kid")
-        if kid is not None and not any(k.kid == kid for k in keys.keys):
-            keys = await self.jwks.refresh_for_unknown_kid()
-        for key in self._candidates(keys, kid):
+        if kid is not None and not isinstance(kid, str):
+            raise ValueError("kid is not a string")
+        keys = await self.jwks.key_set()
+        claims = self._verify_with(token, self._candidates(keys, kid))
+        if claims is None:
+            fresh = await self.jwks.refetch()
+            if fresh is not keys:
+                claims = self._verify_with(token, self._candidates(fresh, kid))
+        if claims is None:
+            raise ValueError("signature does not verify with any provider key")
+        return header, claims
+
+    def _verify_with(self, token: str, candidates: list[Any]) -> dict[str, Any] | None:
+        for key in candidates:
             try:
                 obj = jws.deserialize_compact(token, key, registry=self._registry)
             except JoseError:
@@ -77,17 +97,22 @@ class TokenValidator:
             claims = json.loads(obj.payload)
             if not isinstance(claims, dict):
                 raise ValueError("payload is not a JSON object")
-            return header, claims
-        raise ValueError("signature does not verify with any provider key")
+            return claims
+        return None
 
     def _candidates(self, keys: KeySet, kid: str | None) -> list[Any]:
         if kid is not None:
             return [k for k in keys.keys if k.kid == kid]
         kty = KEY_TYPES_BY_ALG.get(self.alg[:2])
-        return [
+        usable = [
             k for k in keys.keys
-            if k.key_type == kty and k.get("use", "sig") == "sig"
+            if k.key_type == kty
+            and k.get("use", "sig") == "sig"
+            and k.get("alg", self.alg) == self.alg
         ]
+        if len(usable) > 1:
+            raise ValueError(f"the token has no kid and the provider has {len(usable)} keys")
+        return usable
 
     async def id_token(
         self,
@@ -155,7 +180,9 @@ class TokenValidator:
             (not isinstance(events, Mapping)
              or not isinstance(events.get(BACKCHANNEL_EVENT), Mapping), "events claim wrong"),
             ("nonce" in claims, "nonce present"),
-            (not claims.get("sid") and not claims.get("sub"), "neither sid nor sub"),
+            ("sid" in claims and not _nonempty_str(claims["sid"]), "sid is not a string"),
+            ("sub" in claims and not _nonempty_str(claims["sub"]), "sub is not a string"),
+            ("sid" not in claims and "sub" not in claims, "neither sid nor sub"),
         )
         for failed, reason in checks:
             if failed:

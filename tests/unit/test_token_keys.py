@@ -1,0 +1,86 @@
+"""Key selection for provider JWTs: kid-less tokens (OIDC Core 10.1), rotation, logout-token
+subject types and the replay window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from joserfc.jwk import ECKey, RSAKey
+
+from tests.unit.test_tokens import (
+    KEY,
+    OTHER,
+    Fetcher,
+    id_claims,
+    logout_claims,
+    sign,
+    validator,
+)
+from zitadel_bff.errors import InvalidIDToken, InvalidLogoutToken
+
+EC = ECKey.generate_key("P-256", parameters={"kid": "ec", "use": "sig"})
+ENC = RSAKey.generate_key(2048, parameters={"kid": "enc", "use": "enc"})
+PS = RSAKey.generate_key(2048, parameters={"kid": "ps", "alg": "PS256"})
+
+
+async def test_kidless_token_is_verified_with_the_only_usable_key() -> None:
+    # Keys of another type, for encryption, or pinned to another algorithm are not candidates.
+    fetch = Fetcher(KEY, EC, ENC, PS)
+    claims = await validator(fetch).id_token(sign(id_claims(), kid=None), nonce="n-1")
+    assert claims["sub"] == "301234567890123456"
+    assert fetch.calls == 1
+
+
+async def test_kidless_token_after_rotation_refetches_the_jwks() -> None:
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    await v.id_token(sign(id_claims(), kid=None), nonce="n-1")
+    fetch.keys = [OTHER]  # the provider rotated its only key
+    claims = await v.id_token(sign(id_claims(), key=OTHER, kid=None), nonce="n-1")
+    assert claims["sub"] and fetch.calls == 2
+
+
+async def test_kidless_token_refused_when_the_refetched_set_has_several_keys() -> None:
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    await v.id_token(sign(id_claims()), nonce="n-1")
+    fetch.keys = [KEY, OTHER]
+    with pytest.raises(InvalidIDToken, match="no kid"):
+        await v.id_token(sign(id_claims(), key=OTHER, kid=None), nonce="n-1")
+
+
+async def test_kidless_forgeries_are_rate_limited() -> None:
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    for _ in range(10):
+        with pytest.raises(InvalidIDToken):
+            await v.id_token(sign(id_claims(), key=OTHER, kid=None), nonce="n-1")
+    assert fetch.calls == 1 + 3  # the first load plus the refetch burst
+
+
+async def test_known_kid_with_a_replaced_key_refetches() -> None:
+    replaced = RSAKey.generate_key(2048, parameters={"kid": "1", "use": "sig"})
+    fetch = Fetcher(KEY)
+    v = validator(fetch)
+    await v.id_token(sign(id_claims()), nonce="n-1")
+    fetch.keys = [replaced]
+    assert await v.id_token(sign(id_claims(), key=replaced), nonce="n-1")
+    assert fetch.calls == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sid": 42},
+        {"sid": ["sid-1"]},
+        {"sid": ""},
+        {"sub": 301234567890123456},
+        {"sub": {"id": "1"}},
+        {"sub": 1, "sid": None},
+        {"sid": True, "sub": None},
+    ],
+)
+async def test_logout_token_subject_and_session_must_be_strings(changes: dict[str, Any]) -> None:
+    with pytest.raises(InvalidLogoutToken, match="not a string"):
+        await validator().logout_token(sign(logout_claims(**changes)))
