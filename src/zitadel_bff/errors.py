@@ -8,6 +8,7 @@ Every exception carries a ``code``: a short, stable identifier that keys the use
     ├── ProviderError               the identity provider failed us
     │   ├── ProviderUnavailable     unreachable, timed out, or answered 5xx     (503)
     │   └── ProviderMisconfigured   discovery is unusable (issuer mismatch ...) (503)
+    ├── AccessTokenRefused          the provider refused a session's access token (401)
     ├── StoreUnavailable            the session store cannot be reached         (503)
     ├── LoginError                  a sign-in attempt failed                   (-> /auth/error)
     │   ├── InvalidCallback         malformed callback, unknown or replayed state
@@ -16,7 +17,8 @@ Every exception carries a ``code``: a short, stable identifier that keys the use
     │   ├── InvalidIDToken          the ID token failed validation
     │   └── UserinfoMismatch        userinfo failed or its sub differs from the ID token
     ├── NotAuthenticated            no valid session                            (401 / sign in)
-    │   └── SessionEnded            the session expired or its refresh was refused
+    │   └── SessionEnded            the session expired or was ended elsewhere
+    │       └── RefreshRefused      the provider refused to refresh its tokens
     ├── Forbidden                   signed in but lacking a role                (403)
     ├── CSRFError                   missing or wrong CSRF token, foreign Origin (403)
     └── InvalidLogoutToken          a back-channel logout token was refused     (400)
@@ -25,6 +27,7 @@ Every exception carries a ``code``: a short, stable identifier that keys the use
 from __future__ import annotations
 
 __all__ = [
+    "AccessTokenRefused",
     "BFFError",
     "CSRFError",
     "ConfigError",
@@ -38,6 +41,7 @@ __all__ = [
     "ProviderError",
     "ProviderMisconfigured",
     "ProviderUnavailable",
+    "RefreshRefused",
     "SessionEnded",
     "StoreUnavailable",
     "TokenExchangeFailed",
@@ -83,6 +87,13 @@ class ProviderMisconfigured(ProviderError):
     """The identity provider's discovery document is unusable."""
 
     code = "provider_misconfigured"
+
+
+class AccessTokenRefused(BFFError):
+    """The provider refused a session's access token (userinfo answered 401)."""
+
+    code = "token_refused"
+    status = 401
 
 
 class StoreUnavailable(BFFError):
@@ -137,9 +148,15 @@ class NotAuthenticated(BFFError):
 
 
 class SessionEnded(NotAuthenticated):
-    """The session expired, was ended elsewhere, or its refresh was refused."""
+    """The session expired or was ended elsewhere."""
 
     code = "session_expired"
+
+
+class RefreshRefused(SessionEnded):
+    """The provider no longer accepts the session: its refresh, or its tokens, were refused."""
+
+    code = "refresh_failed"
 
 
 class Forbidden(BFFError):

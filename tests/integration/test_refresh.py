@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.conftest import TEST_SECRET, browser_client
-from tests.support.faults import Unreachable, burst, provider_transport
+from tests.support.faults import burst
 from tests.support.flows import login
 from tests.support.records import read_session
 
@@ -67,19 +67,6 @@ def test_revoked_grant_signs_the_user_out(start_app, short_op):
         assert "Your session was ended" in page.text
         again = client.get(app.url + "/profile")
         assert again.status_code == 303 and "error" not in again.headers["location"]
-
-
-def test_provider_down_during_refresh_keeps_the_session(start_app, short_op, op):
-    """A provider outage must not sign everybody out; the refresh is retried later."""
-    app = start_app(issuer=short_op.issuer)
-    with browser_client() as client:
-        login(client, app.url)
-        time.sleep(DUE)
-        with provider_transport(app, lambda real: Unreachable()):
-            assert client.get(app.url + "/profile").status_code == 200
-        short_op.reset_stats()
-        assert client.get(app.url + "/profile").status_code == 200
-        assert short_op.stats()["token_requests"]["refresh_token"] == 1
 
 
 def test_two_app_instances_on_redis_refresh_once(start_app, short_op):

@@ -709,6 +709,13 @@ async function testRoutes(ctx, next) {
       for (const [, s] of storeEntries('Session')) if (s.accountId === q.sub) active += 1;
       return json(ctx, 200, { active });
     }
+    case 'POST /__test__/revoke-access-token': {
+      // Only this access token, as when ZITADEL refuses one token while its grant lives on.
+      const body = await readBody(ctx);
+      const token = await providers[current].AccessToken.find(body.token ?? q.token).catch(() => undefined);
+      if (token) await token.destroy();
+      return json(ctx, 200, { revoked: token ? 1 : 0 });
+    }
     case 'POST /__test__/token-active': {
       const body = await readBody(ctx);
       return json(ctx, 200, { active: await tokenActive(body.token ?? q.token) });

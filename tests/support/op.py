@@ -125,6 +125,10 @@ class OPProcess:
     def revoke_user(self, sub: str) -> int:
         return int(self.control("POST", "revoke", params={"sub": sub})["revoked"])
 
+    def revoke_access_token(self, token: str) -> int:
+        """Destroy one access token only; its grant and refresh token stay valid."""
+        return int(self.control("POST", "revoke-access-token", data={"token": token})["revoked"])
+
     def sessions(self, sub: str) -> int:
         return int(self.control("GET", "sessions", params={"sub": sub})["active"])
 

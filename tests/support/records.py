@@ -15,11 +15,11 @@ def read_session(db: Path, secret: str, session_id: str) -> SessionData | None:
         keyring = Keyring(secret)
         key = keyring.lookup_key(SESSION_NS, session_id)
         try:
-            sealed = await store.get(key)
+            entry = await store.get(key)
         finally:
             await store.close()
-        if sealed is None:
+        if entry is None:
             return None
-        return SessionData.from_json(keyring.open(sealed, aad=key.encode()))
+        return SessionData.from_json(keyring.open(entry.value, aad=key.encode()), entry.expires_at)
 
     return asyncio.run(read())

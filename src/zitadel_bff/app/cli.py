@@ -91,7 +91,7 @@ async def _sessions(settings: Settings, args: argparse.Namespace) -> int:
     store = store_from_url(settings.session_store)
     oidc = OIDCClient.from_settings(settings)
     manager = SessionManager(
-        store=store, keyring=Keyring(settings.session_secret.get_secret_value()), oidc=oidc,
+        store=store, keyring=Keyring(settings.session_secret.get_secret_value()), refresher=oidc,
         idle_timeout=settings.session_duration, max_lifetime=settings.session_max_lifetime,
     )
     try:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ..fastapi import CurrentSession, OptionalUser, public, render, require_roles
-from ..fastapi.deps import get_auth
 from ..oidc.claims import UserProfile
 
 __all__ = ["router"]
@@ -28,7 +27,7 @@ async def profile(request: Request, session: CurrentSession) -> Response:
         request,
         "profile.html",
         user=session.profile,
-        expires_at=get_auth(request).sessions.expires_at(session),
+        expires_at=session.expires_at,
     )
 
 

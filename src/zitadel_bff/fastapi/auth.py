@@ -95,7 +95,7 @@ class ZitadelAuth:
         self._sessions = SessionManager(
             store=store,
             keyring=self.keyring,
-            oidc=self.oidc,
+            refresher=self.oidc,
             idle_timeout=self.settings.session_duration,
             max_lifetime=self.settings.session_max_lifetime,
         )

@@ -75,6 +75,11 @@ MESSAGES: dict[str, Message] = {
         "The identity provider no longer accepts your session. Please sign in again.",
         401,
     ),
+    "token_refused": Message(
+        "Your session was ended",
+        "The identity provider no longer accepts your session. Please sign in again.",
+        401,
+    ),
     "not_authenticated": Message("Please sign in", "This page is only for signed-in users.", 401),
     "csrf_failed": Message(
         "This form has expired",

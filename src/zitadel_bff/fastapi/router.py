@@ -11,13 +11,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ..errors import (
+    AccessTokenRefused,
     BFFError,
     InvalidCallback,
     InvalidLogoutToken,
     LoginError,
     ProviderDenied,
     ProviderError,
+    ProviderUnavailable,
+    RefreshRefused,
     SessionEnded,
+    UserinfoMismatch,
 )
 from ..oidc.client import AuthRequest, new_auth_request
 from ..security.redirects import safe_return_to
@@ -31,7 +35,7 @@ from .deps import (
     request_auth,
 )
 from .messages import MESSAGES, message_for
-from .rendering import csrf_token_for, error_response, render
+from .rendering import csrf_token_for, render
 
 __all__ = ["build_router"]
 
@@ -123,7 +127,6 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
             session = None
         body: dict[str, Any] = {"authenticated": session is not None}
         if session is not None:
-            auth = get_auth(request)
             profile = session.profile
             body["user"] = {
                 "sub": profile.sub,
@@ -131,24 +134,13 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
                 "email": profile.email,
                 "roles": sorted(profile.roles),
             }
-            body["expires_at"] = int(auth.sessions.expires_at(session))
+            body["expires_at"] = int(session.expires_at)
         body["csrf_token"] = csrf_token_for(request)
         return JSONResponse(body)
 
     @router.get("/auth/userinfo")
     async def userinfo(request: Request, session: CurrentSession) -> Response:
-        resp = await get_auth(request).oidc.userinfo_response(session.access_token)
-        if resp.status_code == 401:
-            return JSONResponse({"error": "not_authenticated", "message": "token refused"}, 401)
-        if resp.status_code != 200:
-            return error_response(request, "provider_unavailable", status=502)
-        try:
-            data = resp.json()
-        except ValueError:
-            return error_response(request, "provider_unavailable", status=502)
-        if not isinstance(data, dict) or data.get("sub") != session.sub:
-            return error_response(request, "userinfo_failed", status=502)
-        return JSONResponse(data)
+        return JSONResponse(await _userinfo(request, session))
 
     @router.post("/auth/logout")
     @public
@@ -241,21 +233,14 @@ async def _complete_login(request: Request) -> Response:
     tokens = await auth.oidc.exchange_code(code, req)
     sub = str(tokens.id_claims["sub"])
     claims: dict[str, Any] = dict(tokens.id_claims)
-    claims.update(await auth.oidc.userinfo(tokens.access_token, expected_sub=sub))
-    now = time.time()
+    try:
+        claims.update(await auth.oidc.userinfo(tokens.access_token, expected_sub=sub))
+    except AccessTokenRefused as exc:
+        raise UserinfoMismatch("userinfo refused the new access token") from exc
     sid = tokens.id_claims.get("sid")
-    data = SessionData(
-        sub=sub,
-        claims=claims,
-        access_token=tokens.access_token,
-        id_token=tokens.id_token,
-        refresh_token=tokens.refresh_token,
-        access_expires_at=tokens.expires_at,
-        oidc_sid=sid if isinstance(sid, str) else None,
-        created_at=now,
-        last_seen=now,
+    data = SessionData.from_tokens(
+        tokens, sub=sub, claims=claims, sid=sid if isinstance(sid, str) else None, now=time.time()
     )
-    data.set_tokens(tokens, now)
     if state_cookie.session_id:
         await auth.sessions.delete(state_cookie.session_id)
     session_id = await auth.sessions.create(data)
@@ -263,6 +248,33 @@ async def _complete_login(request: Request) -> Response:
     logger.info("signed in a user (session created)")
     target = safe_return_to(str(tx.get("return_to") or ""), auth.settings.zitadel_post_login_url)
     return _see_other(target)
+
+
+async def _userinfo(request: Request, session: SessionData) -> dict[str, Any]:
+    """ZITADEL's userinfo with the session's access token, refreshed once if it is refused.
+
+    An access token that expired because the provider could not refresh it means the provider
+    is unavailable (503), not that the user is signed out: the session is still valid.
+    """
+    auth = get_auth(request)
+    state = request_auth(request)
+    assert state.session_id is not None
+    if session.access_token_expired(auth.sessions.clock()) and session.refresh_token:
+        raise ProviderUnavailable("the access token expired and could not be refreshed yet")
+    try:
+        return await auth.oidc.userinfo(session.access_token, expected_sub=session.sub)
+    except AccessTokenRefused:
+        logger.info("the provider refused a session's access token; refreshing once")
+    try:
+        fresh = await auth.sessions.refresh_refused_token(state.session_id, session)
+        return await auth.oidc.userinfo(fresh.access_token, expected_sub=session.sub)
+    except AccessTokenRefused as exc:
+        await auth.sessions.delete(state.session_id)
+        state.end_session()
+        raise RefreshRefused("the provider refused the refreshed access token too") from exc
+    except SessionEnded:
+        state.end_session()
+        raise
 
 
 async def _logout(request: Request) -> Response:
@@ -308,7 +320,9 @@ async def _backchannel_logout(request: Request) -> Response:
     if not isinstance(token, str) or not token:
         raise InvalidLogoutToken("logout_token missing")
     claims = await auth.oidc.validator.logout_token(token)
-    if not await auth.sessions.first_use("jti", str(claims["jti"]), float(claims["exp"]) + 60):
+    # Remember the jti as long as the token could still be accepted: exp plus the clock skew.
+    replay_until = float(claims["exp"]) + auth.settings.zitadel_clock_skew
+    if not await auth.sessions.first_use("jti", str(claims["jti"]), replay_until):
         raise InvalidLogoutToken("logout token replayed")
     sid = claims.get("sid")
     if isinstance(sid, str) and sid:
@@ -316,6 +330,6 @@ async def _backchannel_logout(request: Request) -> Response:
         # sends sid in logout tokens sends it in ID tokens too, BCL 1.0 section 2.4).
         ended = await auth.sessions.end_by_sid(sid)
     else:
-        ended = await auth.sessions.end_by_sub(str(claims["sub"]))
+        ended = await auth.sessions.end_by_sub(claims["sub"])
     logger.info("back-channel logout ended %d session(s)", ended)
     return Response(status_code=200, headers=headers)

@@ -27,6 +27,7 @@ with warnings.catch_warnings():
 
 from ..config import Settings
 from ..errors import (
+    AccessTokenRefused,
     ProviderMisconfigured,
     ProviderUnavailable,
     TokenExchangeFailed,
@@ -289,29 +290,12 @@ class OIDCClient:
         return dict(token)
 
     async def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
-        """Userinfo claims; the sub must equal the ID token's (OIDC Core 5.3.2)."""
+        """Userinfo claims, plain JSON or signed (OIDC Core 5.3.2); the sub must equal the ID
+        token's. Raises AccessTokenRefused on 401 (RFC 6750 3.1), ProviderUnavailable when the
+        provider cannot answer, UserinfoMismatch for anything else wrong."""
         meta = await self.metadata()
         if meta.userinfo_endpoint is None:
             return {}
-        resp = await self.userinfo_response(access_token)
-        if resp.status_code != httpx.codes.OK:
-            raise UserinfoMismatch(f"userinfo answered {resp.status_code}")
-        if resp.headers.get("content-type", "").startswith("application/jwt"):
-            # A signed userinfo response (OIDC Core 5.3.2): same keys and checks as ID tokens.
-            data: Any = await self.validator.signed_userinfo(resp.text.strip())
-        else:
-            try:
-                data = resp.json()
-            except ValueError as exc:
-                raise UserinfoMismatch("userinfo did not return JSON") from exc
-        if not isinstance(data, dict) or data.get("sub") != expected_sub:
-            raise UserinfoMismatch("userinfo sub differs from the ID token's")
-        return data
-
-    async def userinfo_response(self, access_token: str) -> httpx.Response:
-        meta = await self.metadata()
-        if meta.userinfo_endpoint is None:
-            raise ProviderMisconfigured("the provider has no userinfo endpoint")
         try:
             resp: httpx.Response = await self._http.request(
                 "GET",
@@ -321,7 +305,25 @@ class OIDCClient:
             )
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"userinfo unreachable: {exc.__class__.__name__}") from exc
-        return resp
+        if resp.status_code == httpx.codes.UNAUTHORIZED:
+            raise AccessTokenRefused("userinfo refused the access token")
+        if resp.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
+            raise ProviderUnavailable(f"userinfo answered {resp.status_code}")
+        if resp.status_code != httpx.codes.OK:
+            raise UserinfoMismatch(f"userinfo answered {resp.status_code}")
+        data = await self._userinfo_claims(resp)
+        if not isinstance(data, dict) or data.get("sub") != expected_sub:
+            raise UserinfoMismatch("userinfo sub differs from the ID token's")
+        return data
+
+    async def _userinfo_claims(self, resp: httpx.Response) -> Any:
+        if resp.headers.get("content-type", "").startswith("application/jwt"):
+            # A signed userinfo response (OIDC Core 5.3.2): same keys and checks as ID tokens.
+            return await self.validator.signed_userinfo(resp.text.strip())
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise UserinfoMismatch("userinfo did not return JSON") from exc
 
     # Refresh, revoke, logout ----------------------------------------------------------------
 

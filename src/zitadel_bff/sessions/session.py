@@ -1,4 +1,10 @@
-"""Server-side sessions: the record, its sealing, lifetimes, indexes and single-flight refresh."""
+"""Server-side sessions: the record, its sealing, lifetimes, indexes and single-flight refresh.
+
+A record's value (claims and tokens, sealed) and its expiry are written separately: the sliding
+idle expiry is a :meth:`Store.touch`, a token rotation an :meth:`Store.update` of the value.
+Neither rewrites what the other owns, so an instance extending the expiry can never put back a
+refresh token that another instance has just rotated (ZITADEL refuses a rotated one at once).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,23 @@ import json
 import logging
 import secrets
 import time
-import weakref
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
-from ..errors import LoginError, ProviderError, SessionEnded
+from ..errors import (
+    LoginError,
+    ProviderError,
+    ProviderUnavailable,
+    RefreshRefused,
+    SessionEnded,
+)
 from ..oidc.claims import UserProfile
-from ..oidc.client import OIDCClient, TokenSet
 from .crypto import Keyring, SealError
 from .stores.base import Store
 
-__all__ = ["SESSION_ID_BYTES", "SessionData", "SessionManager"]
+__all__ = ["SESSION_ID_BYTES", "Refresher", "SessionData", "SessionManager", "TokenUpdate"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +37,43 @@ logger = logging.getLogger(__name__)
 SESSION_ID_BYTES = 32
 #: Refresh this long before the access token expires.
 REFRESH_SKEW = 60.0
-#: last_seen is written back at most this often (a write per request would cost more than the read).
+#: The expiry is pushed forward at most this often (a write per request would cost more than
+#: the read).
 MAX_TOUCH_INTERVAL = 60.0
 REFRESH_LOCK_TTL = 15.0
+#: After a provider failure, no new refresh attempt for this long, doubling per failure.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+#: Per-process bookkeeping kept for at most this many sessions (oldest dropped first).
+MAX_TRACKED_SESSIONS = 10_000
 #: Decoded records kept per process, keyed by store key and checked against the sealed bytes.
 DECODED_CACHE_SIZE = 1024
 SESSION_NS = "s"
 SID_NS = "sid"
 SUB_NS = "sub"
+
+
+class TokenUpdate(Protocol):
+    """What a token response gives a session (``oidc.TokenSet`` satisfies it)."""
+
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def id_token(self) -> str | None: ...
+    @property
+    def refresh_token(self) -> str | None: ...
+    @property
+    def expires_at(self) -> float | None: ...
+
+
+class Refresher(Protocol):
+    """How sessions reach the provider to refresh: the only thing they need from OIDC.
+
+    Raises LoginError when the provider refuses the grant or its answer fails validation (the
+    session must end), ProviderError when the provider cannot be reached (keep the session).
+    """
+
+    async def refresh(self, refresh_token: str, *, sub: str) -> TokenUpdate: ...
 
 
 @dataclass(slots=True)
@@ -48,10 +88,35 @@ class SessionData:
     access_expires_at: float | None
     oidc_sid: str | None
     created_at: float
-    last_seen: float
     refreshed_at: float | None = None
     refresh_at: float | None = None
+    #: When the session ends unless used again (the store's expiry; not part of the record).
+    expires_at: float = field(default=0.0, compare=False)
     _profile: UserProfile | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_tokens(
+        cls,
+        tokens: TokenUpdate,
+        *,
+        sub: str,
+        claims: dict[str, Any],
+        sid: str | None,
+        now: float,
+    ) -> SessionData:
+        """A new session for a completed sign-in; ``sid`` is the provider's session id."""
+        data = cls(
+            sub=sub,
+            claims=claims,
+            access_token=tokens.access_token,
+            id_token=None,
+            refresh_token=None,
+            access_expires_at=None,
+            oidc_sid=sid or None,
+            created_at=now,
+        )
+        data.set_tokens(tokens, now)
+        return data
 
     @property
     def profile(self) -> UserProfile:
@@ -62,22 +127,31 @@ class SessionData:
     def to_json(self) -> bytes:
         data = asdict(self)
         data.pop("_profile", None)
+        data.pop("expires_at", None)
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> SessionData:
+    def from_json(cls, raw: bytes, expires_at: float = 0.0) -> SessionData:
         data = json.loads(raw)
-        return cls(**data)
+        if not isinstance(data, dict):
+            raise ValueError("a session record is a JSON object")
+        # Fields an older version wrote (e.g. last_seen) are ignored, not a reason to sign out.
+        known = {f.name for f in fields(cls)} - {"_profile", "expires_at"}
+        return cls(**{k: v for k, v in data.items() if k in known}, expires_at=expires_at)
 
     def needs_refresh(self, now: float) -> bool:
         due = self.refresh_at
         return self.refresh_token is not None and due is not None and now >= due
 
-    def set_tokens(self, tokens: TokenSet, now: float) -> None:
+    def access_token_expired(self, now: float) -> bool:
+        return self.access_expires_at is not None and now >= self.access_expires_at
+
+    def set_tokens(self, tokens: TokenUpdate, now: float) -> None:
         """Take a token response; schedule the refresh REFRESH_SKEW before expiry, or halfway
         through a lifetime shorter than twice that (else every request would refresh)."""
         self.access_token = tokens.access_token
-        self.refresh_token = tokens.refresh_token
+        if tokens.refresh_token is not None:
+            self.refresh_token = tokens.refresh_token
         self.access_expires_at = tokens.expires_at
         if tokens.id_token:
             self.id_token = tokens.id_token
@@ -88,26 +162,33 @@ class SessionData:
 
 
 class SessionManager:
-    """Creates, loads, refreshes and ends sessions in a store."""
+    """Creates, loads, refreshes and ends sessions in a store.
+
+    ``clock`` returns Unix time; tests pass their own to move time without waiting.
+    """
 
     def __init__(
         self,
         *,
         store: Store,
         keyring: Keyring,
-        oidc: OIDCClient,
+        refresher: Refresher,
         idle_timeout: int,
         max_lifetime: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.keyring = keyring
-        self.oidc = oidc
+        self.refresher = refresher
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
+        self.clock = clock
         self.touch_interval = min(MAX_TOUCH_INTERVAL, idle_timeout / 10)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        # One refresh in flight per session in this process; every request that needs it
+        # awaits the same task and gets the same outcome, failure included.
+        self._flights: dict[str, asyncio.Task[SessionData]] = {}
+        # Sessions whose last refresh failed for provider reasons: (failures, no retry before).
+        self._backoff: OrderedDict[str, tuple[int, float]] = OrderedDict()
         # The store stays the source of truth: a cached record is used only when the store
         # returns exactly the bytes it was decoded from, so ended or rewritten sessions are
         # never served from here. It saves the decryption, the JSON and the derived profile.
@@ -116,16 +197,11 @@ class SessionManager:
     def _key(self, session_id: str) -> str:
         return self.keyring.lookup_key(SESSION_NS, session_id)
 
-    def expires_at(self, data: SessionData) -> float:
-        return min(data.last_seen + self.idle_timeout, data.created_at + self.max_lifetime)
+    def _expiry(self, created_at: float, now: float) -> float:
+        return min(now + self.idle_timeout, created_at + self.max_lifetime)
 
-    async def _write(self, key: str, data: SessionData) -> None:
-        tags = [self.keyring.lookup_key(SUB_NS, data.sub)]
-        if data.oidc_sid:
-            tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
-        sealed = self.keyring.seal(data.to_json(), aad=key.encode())
-        await self.store.set(key, sealed, self.expires_at(data), tags)
-        self._remember(key, sealed, data)
+    def _seal(self, key: str, data: SessionData) -> bytes:
+        return self.keyring.seal(data.to_json(), aad=key.encode())
 
     def _remember(self, key: str, sealed: bytes, data: SessionData) -> None:
         self._decoded[key] = (sealed, data)
@@ -136,93 +212,168 @@ class SessionManager:
     async def create(self, data: SessionData) -> str:
         """Store a new session under a fresh id (never reuse one: no fixation)."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        await self._write(self._key(session_id), data)
+        key = self._key(session_id)
+        tags = [self.keyring.lookup_key(SUB_NS, data.sub)]
+        if data.oidc_sid:
+            tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
+        data.expires_at = self._expiry(data.created_at, self.clock())
+        sealed = self._seal(key, data)
+        await self.store.set(key, sealed, data.expires_at, tags)
+        self._remember(key, sealed, data)
         return session_id
 
     async def _read(self, key: str) -> SessionData | None:
-        sealed = await self.store.get(key)
-        if sealed is None:
+        entry = await self.store.get(key)
+        if entry is None:
             self._decoded.pop(key, None)
             return None
         cached = self._decoded.get(key)
-        if cached is not None and cached[0] == sealed:
+        if cached is not None and cached[0] == entry.value:
             self._decoded.move_to_end(key)
+            cached[1].expires_at = entry.expires_at
             return cached[1]
         try:
-            data = SessionData.from_json(self.keyring.open(sealed, aad=key.encode()))
+            data = SessionData.from_json(
+                self.keyring.open(entry.value, aad=key.encode()), entry.expires_at
+            )
         except (SealError, ValueError, TypeError) as exc:
             # Sealed under an older secret, or damaged: treat as signed out, and drop it.
             logger.warning("dropping an unreadable session record: %s", exc)
             await self.store.delete(key)
             return None
-        self._remember(key, sealed, data)
+        self._remember(key, entry.value, data)
         return data
 
     async def load(self, session_id: str) -> SessionData | None:
-        """The live session for a cookie id, or None. Enforces idle and absolute expiry."""
+        """The live session for a cookie id, or None; pushes the idle expiry forward."""
         if not session_id or len(session_id) > 128:
             return None
         key = self._key(session_id)
         data = await self._read(key)
         if data is None:
             return None
-        now = time.time()
-        if now >= self.expires_at(data):
-            await self.store.delete(key)
-            raise SessionEnded("the session timed out")
-        if now - data.last_seen >= self.touch_interval:
-            data.last_seen = now
-            await self._write(key, data)
+        now = self.clock()
+        if now >= min(data.expires_at, data.created_at + self.max_lifetime):
+            # Expired a moment ago (the store's clock has not caught up), or the absolute cap
+            # was lowered since the record was written.
+            await self._end(key)
+            return None
+        expiry = self._expiry(data.created_at, now)
+        # Also when the expiry moves back: the idle timeout was lowered since the last touch.
+        if abs(expiry - data.expires_at) >= self.touch_interval:
+            if not await self.store.touch(key, expiry):
+                return None  # ended a moment ago
+            data.expires_at = expiry
         return data
+
+    # Refresh -------------------------------------------------------------------------------
 
     async def ensure_fresh(self, session_id: str, data: SessionData) -> SessionData:
         """Refresh the tokens if they are about to expire; once per session, however many
-        requests arrive at the same moment (an in-process lock, plus the store's lock)."""
-        if not data.needs_refresh(time.time()):
+        requests arrive at the same moment (a shared in-process task, plus the store's lock
+        across processes). After a provider failure the session is served as it is, and no
+        new attempt is made for a short, growing interval."""
+        if not data.needs_refresh(self.clock()):
             return data
         key = self._key(session_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock, self.store.lock(key, REFRESH_LOCK_TTL):
+        if self._backing_off(key):
+            return data
+        try:
+            return await self._join_flight(key, refused_token=None)
+        except ProviderError:
+            return data  # logged where it failed; the tokens are used as they are
+
+    async def refresh_refused_token(self, session_id: str, data: SessionData) -> SessionData:
+        """The provider refused ``data.access_token`` before its expiry (e.g. revoked in the
+        console): refresh once, whatever the schedule. Raises SessionEnded when the refresh
+        is refused too or there is no refresh token, ProviderError when the provider cannot
+        be reached."""
+        return await self._join_flight(self._key(session_id), refused_token=data.access_token)
+
+    def _backing_off(self, key: str) -> bool:
+        entry = self._backoff.get(key)
+        return entry is not None and self.clock() < entry[1]
+
+    async def _join_flight(self, key: str, *, refused_token: str | None) -> SessionData:
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh_once(key, refused_token))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        # Shielded: a client that goes away must not cancel the refresh the others wait for.
+        return await asyncio.shield(flight)
+
+    async def _refresh_once(self, key: str, refused_token: str | None) -> SessionData:
+        async with self.store.lock(key, REFRESH_LOCK_TTL) as granted:
             current = await self._read(key)
             if current is None:
                 raise SessionEnded("the session was ended")
-            if not current.needs_refresh(time.time()):
-                return current  # someone else refreshed while we waited
+            if refused_token is None and not current.needs_refresh(self.clock()):
+                return current  # another instance refreshed while we waited
+            if refused_token is not None and current.access_token != refused_token:
+                return current  # already replaced since the provider refused it
+            if not granted:
+                self._fail(key)
+                raise ProviderUnavailable("another instance held the refresh lock too long")
+            if current.refresh_token is None:
+                if refused_token is not None:
+                    await self._end(key)
+                    raise RefreshRefused("the tokens were refused and there is no refresh token")
+                return current
             return await self._refresh(key, current)
 
     async def _refresh(self, key: str, data: SessionData) -> SessionData:
         assert data.refresh_token is not None
         try:
-            tokens = await self.oidc.refresh(data.refresh_token, sub=data.sub)
+            tokens = await self.refresher.refresh(data.refresh_token, sub=data.sub)
         except LoginError as exc:
             # Refused grant, or a refreshed ID token that fails validation: the session ends.
             logger.info("refresh refused (%s); ending the session", exc)
-            await self.store.delete(key)
-            raise SessionEnded("the provider refused to refresh", code="refresh_failed") from exc
+            await self._end(key)
+            raise RefreshRefused("the provider refused to refresh") from exc
         except ProviderError as exc:
-            # A provider outage must not sign everybody out: keep the session, retry next time.
-            logger.warning("refresh failed (%s); keeping the session for now", exc)
-            return data
-        now = time.time()
-        data.set_tokens(tokens, now)
-        data.refreshed_at = now
-        await self._write(key, data)
+            # A provider outage must not sign everybody out: keep the session, retry later.
+            failures = self._fail(key)
+            logger.warning("refresh failed (%s); keeping the session (failure %d)", exc, failures)
+            raise
+        now = self.clock()
+        fresh = SessionData.from_json(data.to_json(), data.expires_at)
+        fresh.set_tokens(tokens, now)
+        fresh.refreshed_at = now
+        sealed = self._seal(key, fresh)
+        if not await self.store.update(key, sealed):
+            # Ended (back-channel logout, sign-out elsewhere) while we asked the provider.
+            self._decoded.pop(key, None)
+            raise SessionEnded("the session was ended during its refresh")
+        self._remember(key, sealed, fresh)
+        self._backoff.pop(key, None)
         logger.info("refreshed the tokens of a session")
-        return data
+        return fresh
+
+    def _fail(self, key: str) -> int:
+        failures = self._backoff.get(key, (0, 0.0))[0] + 1
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1))
+        self._backoff[key] = (failures, self.clock() + delay)
+        self._backoff.move_to_end(key)
+        if len(self._backoff) > MAX_TRACKED_SESSIONS:
+            self._backoff.popitem(last=False)
+        return failures
+
+    async def _end(self, key: str) -> None:
+        await self.store.delete(key)
+        self._decoded.pop(key, None)
+        self._backoff.pop(key, None)
+
+    # Ending sessions -----------------------------------------------------------------------
 
     async def delete(self, session_id: str) -> None:
-        await self.store.delete(self._key(session_id))
+        await self._end(self._key(session_id))
 
     async def end_by_sid(self, oidc_sid: str) -> int:
         return await self.store.delete_tagged(self.keyring.lookup_key(SID_NS, oidc_sid))
 
     async def end_by_sub(self, sub: str) -> int:
         return await self.store.delete_tagged(self.keyring.lookup_key(SUB_NS, sub))
-
-    async def count_by_sub(self, sub: str) -> int:
-        return await self.store.count_tagged(self.keyring.lookup_key(SUB_NS, sub))
 
     async def count(self) -> int:
         return await self.store.count(SESSION_NS + ":")
@@ -232,7 +383,7 @@ class SessionManager:
     async def put_transaction(self, state: str, payload: dict[str, Any], ttl: float) -> None:
         key = self.keyring.lookup_key("tx", state)
         sealed = self.keyring.seal(json.dumps(payload).encode(), aad=key.encode())
-        await self.store.set(key, sealed, time.time() + ttl)
+        await self.store.set(key, sealed, self.clock() + ttl)
 
     async def take_transaction(self, state: str) -> dict[str, Any] | None:
         """The login transaction for ``state``, at most once."""

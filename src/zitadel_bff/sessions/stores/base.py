@@ -10,8 +10,16 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
-__all__ = ["Store"]
+__all__ = ["Entry", "Store"]
+
+
+class Entry(NamedTuple):
+    """A live record: its value and when it expires (Unix time)."""
+
+    value: bytes
+    expires_at: float
 
 
 class Store(abc.ABC):
@@ -22,13 +30,25 @@ class Store(abc.ABC):
     """
 
     @abc.abstractmethod
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str) -> Entry | None:
+        """The live record under ``key`` with its expiry, or None."""
 
     @abc.abstractmethod
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:
         """Create or replace ``key``; its tags replace the old ones."""
+
+    @abc.abstractmethod
+    async def update(self, key: str, value: bytes) -> bool:
+        """Replace the value of a live record, keeping its expiry and tags; False if it is gone
+        (an ended record is never brought back)."""
+
+    @abc.abstractmethod
+    async def touch(self, key: str, expires_at: float) -> bool:
+        """Move a live record's expiry (and its tags') to ``expires_at``, keeping its value;
+        False if it is gone. With :meth:`update` this lets a sliding expiry and a token
+        rotation be written concurrently without either losing the other."""
 
     @abc.abstractmethod
     async def delete(self, key: str) -> bool: ...
@@ -44,9 +64,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete_tagged(self, tag: str) -> int:
         """Delete every record carrying ``tag``; return how many."""
-
-    @abc.abstractmethod
-    async def count_tagged(self, tag: str) -> int: ...
 
     @abc.abstractmethod
     async def count(self, prefix: str = "") -> int:
@@ -65,8 +82,11 @@ class Store(abc.ABC):
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
-        """A lock shared by every app instance using this store; yields False if not acquired.
+        """A lock shared by every app instance using this store.
 
-        Stores used by one process only need no cross-process lock: the default yields True.
+        Yields True when the lock is held, False when it could not be had within ``ttl``: the
+        caller must then NOT do the guarded work. Raises StoreUnavailable when the store cannot
+        be asked. Stores used by one process only need no cross-process lock: the default
+        yields True.
         """
         yield True

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from .base import Store
+from .base import Entry, Store
 
 __all__ = ["MemoryStore"]
 
@@ -40,9 +40,9 @@ class MemoryStore(Store):
                     del self._tags[tag]
         return True
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> Entry | None:
         item = self._live(key)
-        return item[0] if item else None
+        return Entry(item[0], item[1]) if item else None
 
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
@@ -51,6 +51,20 @@ class MemoryStore(Store):
         self._data[key] = (value, expires_at, tuple(tags))
         for tag in tags:
             self._tags.setdefault(tag, set()).add(key)
+
+    async def update(self, key: str, value: bytes) -> bool:
+        item = self._live(key)
+        if item is None:
+            return False
+        self._data[key] = (value, item[1], item[2])
+        return True
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        item = self._live(key)
+        if item is None:
+            return False
+        self._data[key] = (item[0], expires_at, item[2])
+        return True
 
     async def delete(self, key: str) -> bool:
         return self._remove(key)
@@ -71,9 +85,6 @@ class MemoryStore(Store):
     async def delete_tagged(self, tag: str) -> int:
         keys = list(self._tags.get(tag, ()))
         return sum(self._remove(k) for k in keys)
-
-    async def count_tagged(self, tag: str) -> int:
-        return sum(1 for k in list(self._tags.get(tag, ())) if self._live(k))
 
     async def count(self, prefix: str = "") -> int:
         return sum(1 for k in list(self._data) if k.startswith(prefix) and self._live(k))

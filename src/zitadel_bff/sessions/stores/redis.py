@@ -19,7 +19,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ...errors import StoreUnavailable
-from .base import Store
+from .base import Entry, Store
 
 __all__ = ["RedisStore"]
 
@@ -57,9 +57,38 @@ class RedisStore(Store):
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
 
-    async def get(self, key: str) -> bytes | None:
-        value = await self._call("get", self._k(key))
-        return bytes(value) if value is not None else None
+    async def get(self, key: str) -> Entry | None:
+        # One round trip: the value and its absolute expiry (PEXPIRETIME, Redis >= 7.0).
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._k(key))
+                pipe.pexpiretime(self._k(key))
+                value, expires_ms = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        if value is None or expires_ms < 0:
+            return None
+        return Entry(bytes(value), expires_ms / 1000)
+
+    async def update(self, key: str, value: bytes) -> bool:
+        return bool(await self._call("set", self._k(key), value, xx=True, keepttl=True))
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        at_ms = math.ceil(expires_at * 1000)
+        if not await self._call("pexpireat", self._k(key), at_ms):
+            return False
+        tags_of = self._k(TAGS_OF_PREFIX + key)
+        tags = await self._call("smembers", tags_of)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.pexpireat(tags_of, at_ms)
+                for tag in tags:
+                    # Tag sets live as long as their longest-lived member.
+                    pipe.pexpireat(self._k(TAG_PREFIX + tag.decode()), at_ms, gt=True)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        return True
 
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
@@ -106,13 +135,6 @@ class RedisStore(Store):
             deleted += await self.delete(member.decode())
         await self._call("delete", self._k(TAG_PREFIX + tag))
         return deleted
-
-    async def count_tagged(self, tag: str) -> int:
-        members = await self._call("smembers", self._k(TAG_PREFIX + tag))
-        if not members:
-            return 0
-        keys = [self._k(m.decode()) for m in members]
-        return int(await self._call("exists", *keys))
 
     async def count(self, prefix: str = "") -> int:
         total = 0

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnavailable
-from .base import Store
+from .base import Entry, Store
 
 __all__ = ["SQLiteStore"]
 
@@ -78,12 +78,13 @@ class SQLiteStore(Store):
                 raise
             db.execute("COMMIT")
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> Entry | None:
         with self._guard() as db:
             row = db.execute(
-                "SELECT value FROM records WHERE key = ? AND expires_at > ?", (key, time.time())
+                "SELECT value, expires_at FROM records WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
             ).fetchone()
-        return bytes(row[0]) if row else None
+        return Entry(bytes(row[0]), float(row[1])) if row else None
 
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
@@ -98,6 +99,22 @@ class SQLiteStore(Store):
                 db.executemany(
                     "INSERT OR IGNORE INTO tags (tag, key) VALUES (?, ?)", [(t, key) for t in tags]
                 )
+
+    async def update(self, key: str, value: bytes) -> bool:
+        with self._guard() as db:
+            cur = db.execute(
+                "UPDATE records SET value = ? WHERE key = ? AND expires_at > ?",
+                (value, key, time.time()),
+            )
+        return cur.rowcount > 0
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        with self._guard() as db:
+            cur = db.execute(
+                "UPDATE records SET expires_at = ? WHERE key = ? AND expires_at > ?",
+                (expires_at, key, time.time()),
+            )
+        return cur.rowcount > 0
 
     async def delete(self, key: str) -> bool:
         with self._transaction() as db:
@@ -131,15 +148,6 @@ class SQLiteStore(Store):
             return sum(
                 db.execute("DELETE FROM records WHERE key = ?", (k,)).rowcount for k in keys
             )
-
-    async def count_tagged(self, tag: str) -> int:
-        with self._guard() as db:
-            row = db.execute(
-                "SELECT count(*) FROM tags JOIN records USING (key) "
-                "WHERE tag = ? AND expires_at > ?",
-                (tag, time.time()),
-            ).fetchone()
-        return int(row[0])
 
     async def count(self, prefix: str = "") -> int:
         with self._guard() as db:

@@ -1,0 +1,139 @@
+"""Refresh and userinfo when the provider fails or refuses, against the real test provider.
+
+The app's session clock is moved forward instead of sleeping: the provider's tokens stay
+valid in real time while the app believes a refresh (or the token's expiry) has come.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.conftest import TEST_SECRET, browser_client
+from tests.support.faults import burst, provider_transport
+from tests.support.flows import login
+from tests.support.op import OP_DIR
+from tests.support.records import read_session
+from tests.support.server import ThreadedServer
+from zitadel_bff.sessions.session import BACKOFF_FIRST
+
+ADMIN_SUB = "301234567890123456"
+JSON = {"accept": "application/json"}
+
+
+class CountingUnreachable(httpx.AsyncBaseTransport):
+    """The provider is down; counts the calls that tried to reach it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        raise httpx.ConnectError("provider down", request=request)
+
+
+class SignedUserinfo(httpx.AsyncBaseTransport):
+    """Passes calls through, but answers userinfo as a signed JWT (OIDC Core 5.3.2)."""
+
+    def __init__(self, real: httpx.AsyncBaseTransport) -> None:
+        self.real = real
+        keys = json.loads((OP_DIR / "keys" / "jwks.json").read_text())
+        self.key = KeySet.import_key_set(keys).keys[0]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.real.handle_async_request(request)
+        if request.url.path != "/oidc/v1/userinfo" or resp.status_code != 200:
+            return resp
+        await resp.aread()
+        claims = json.loads(resp.content)
+        token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, self.key)
+        return httpx.Response(200, headers={"content-type": "application/jwt"}, text=token)
+
+
+@contextmanager
+def app_clock_ahead(server: ThreadedServer, seconds: float) -> Iterator[None]:
+    sessions = server.app.state.zitadel_auth.sessions
+    sessions.clock = lambda: time.time() + seconds
+    try:
+        yield
+    finally:
+        sessions.clock = time.time
+
+
+def stats_refreshes(op) -> int:  # type: ignore[no-untyped-def]
+    return int(op.stats()["token_requests"].get("refresh_token", 0))
+
+
+def test_provider_down_at_refresh_one_attempt_for_a_burst_then_back_off(start_app, short_op):
+    app = start_app(issuer=short_op.issuer)
+    with browser_client() as client:
+        login(client, app.url)
+        cookie = client.cookies.get("zbff_session")
+    short_op.reset_stats()
+    down = CountingUnreachable()
+    with app_clock_ahead(app, 2.5), provider_transport(app, lambda real: down):
+        assert burst([app.url + "/auth/session"] * 6, cookie) == [200] * 6
+        assert down.calls == ["/oauth/v2/token"]  # six requests, one attempt
+        assert burst([app.url + "/auth/session"] * 3, cookie) == [200] * 3
+        assert down.calls == ["/oauth/v2/token"]  # backing off: no new attempt
+    with app_clock_ahead(app, 2.5 + BACKOFF_FIRST * 1.5):
+        assert burst([app.url + "/auth/session"], cookie) == [200]
+    assert stats_refreshes(short_op) == 1  # after the back-off, the provider is asked again
+
+
+def test_userinfo_is_unavailable_not_unauthenticated_when_the_token_expired(start_app, short_op):
+    app = start_app(issuer=short_op.issuer)
+    with browser_client() as client:
+        login(client, app.url)
+        with app_clock_ahead(app, 5), provider_transport(app, lambda real: CountingUnreachable()):
+            resp = client.get(app.url + "/auth/userinfo", headers=JSON)
+            assert resp.status_code == 503
+            assert resp.json()["error"] == "provider_unavailable"
+            session = client.get(app.url + "/auth/session", headers=JSON).json()
+            assert session["authenticated"] is True
+
+
+def test_userinfo_with_a_revoked_access_token_refreshes_once(app, client, op, tmp_path):
+    login(client, app.url)
+    cookie = client.cookies.get("zbff_session")
+    db = tmp_path / f"sessions-{app.port}.db"
+    before = read_session(db, TEST_SECRET, cookie)
+    assert before is not None
+    assert op.revoke_access_token(before.access_token) == 1
+    assert not op.token_active(before.access_token) and op.token_active(before.refresh_token)
+    op.reset_stats()
+    resp = client.get(app.url + "/auth/userinfo", headers=JSON)
+    assert resp.status_code == 200 and resp.json()["sub"] == ADMIN_SUB
+    assert stats_refreshes(op) == 1
+    after = read_session(db, TEST_SECRET, cookie)
+    assert after is not None and after.access_token != before.access_token
+    assert client.get(app.url + "/auth/userinfo", headers=JSON).status_code == 200
+    assert stats_refreshes(op) == 1
+
+
+def test_userinfo_with_all_tokens_revoked_ends_the_session_with_a_message(app, client, op):
+    login(client, app.url)
+    assert op.revoke_user(ADMIN_SUB) >= 1  # e.g. revoked in the ZITADEL console
+    resp = client.get(app.url + "/auth/userinfo", headers=JSON)
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "refresh_failed"
+    assert client.cookies.get("zbff_session") is None
+    # Not stuck: the sign-in page shows instead of bouncing back to the failing page.
+    page = client.get(app.url + "/auth/login?returnTo=/profile")
+    assert page.status_code == 200 and 'name="csrf_token"' in page.text
+    assert client.get(app.url + "/auth/session", headers=JSON).json()["authenticated"] is False
+
+
+def test_signed_userinfo_is_served_by_the_userinfo_route(app, client, op):
+    with provider_transport(app, SignedUserinfo):
+        login(client, app.url)
+        resp = client.get(app.url + "/auth/userinfo", headers=JSON)
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["sub"] == ADMIN_SUB and body["name"] == "Ada Admin"
