@@ -91,7 +91,7 @@ def _http(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                   'id="sub"'),
             Route("GET / signed out", f"{app.url}/", html, "Sign in"),
             Route("GET /profile signed in", f"{app.url}/profile", signed_in, 'id="sub"'),
-            Route("GET /static/app.css", f"{app.url}/static/app.css", {}, "{"),
+            Route("GET /auth/static/app.css", f"{app.url}/auth/static/app.css", {}, "{"),
         ]
         results = measure_routes(routes, seconds=args.seconds, warmup=args.warmup)
         out["routes"] = {name: r.as_dict() for name, r in results.items()}

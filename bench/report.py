@@ -14,7 +14,7 @@ HELLO = "hello (bare Starlette)"
 TEMPLATE = "profile template, no auth"
 FASTAPI_TEMPLATE = "same template via FastAPI, no auth"
 PROFILE = "GET /profile signed in"
-STATIC = "GET /static/app.css"
+STATIC = "GET /auth/static/app.css"
 
 
 def _routes(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

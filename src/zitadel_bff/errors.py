@@ -21,6 +21,7 @@ Every exception carries a ``code``: a short, stable identifier that keys the use
     │       └── RefreshRefused      the provider refused to refresh its tokens
     ├── Forbidden                   signed in but lacking a role                (403)
     ├── CSRFError                   missing or wrong CSRF token, foreign Origin (403)
+    ├── BadRequest                  a request the module cannot read            (400)
     └── InvalidLogoutToken          a back-channel logout token was refused     (400)
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "AccessTokenRefused",
     "BFFError",
+    "BadRequest",
     "CSRFError",
     "ConfigError",
     "Forbidden",
@@ -171,6 +173,13 @@ class CSRFError(BFFError):
 
     code = "csrf_failed"
     status = 403
+
+
+class BadRequest(BFFError):
+    """The request could not be read (e.g. a malformed form body)."""
+
+    code = "bad_request"
+    status = 400
 
 
 class InvalidLogoutToken(BFFError):

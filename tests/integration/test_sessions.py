@@ -187,14 +187,14 @@ def test_security_headers(app, client):
 def test_static_files_are_cached_with_etags(app, client):
     page = client.get(app.url + "/")
     href = page.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
-    assert href.startswith("/static/app.css?v=")
+    assert href.startswith("/auth/static/app.css?v=")
     css = client.get(app.url + href)
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
     again = client.get(app.url + href, headers={"if-none-match": css.headers["etag"]})
     assert again.status_code == 304
-    assert client.get(app.url + "/static/nope.css").status_code == 404
-    assert client.get(app.url + "/static/../pyproject.toml").status_code == 404
+    assert client.get(app.url + "/auth/static/nope.css").status_code == 404
+    assert client.get(app.url + "/auth/static/../pyproject.toml").status_code == 404
 
 
 def test_not_found_page_and_json(app, client):

@@ -44,5 +44,5 @@ def create_app(
     # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
     # the fifteen /auth routes.
     app.include_router(pages_router)
-    auth.install(app)
+    auth.install(app, error_pages=True)
     return app

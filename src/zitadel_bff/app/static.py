@@ -13,15 +13,20 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["MemoryStaticFiles", "StaticShortcut"]
+__all__ = ["STATIC_PREFIX", "MemoryStaticFiles", "StaticShortcut"]
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
 
 
-class MemoryStaticFiles:
-    """A pure ASGI app for a mount such as ``/static``."""
+#: The module's assets live under their own prefix, so the host app keeps ``/static`` for itself.
+STATIC_PREFIX = "/auth/static"
 
-    def __init__(self, directory: Path) -> None:
+
+class MemoryStaticFiles:
+    """A pure ASGI app serving ``directory`` at ``prefix`` (mounted there, or called directly)."""
+
+    def __init__(self, directory: Path, prefix: str = STATIC_PREFIX) -> None:
+        self.prefix = prefix
         self.files: dict[str, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
         self.versions: dict[str, str] = {}
         for path in sorted(directory.rglob("*")):
@@ -43,11 +48,11 @@ class MemoryStaticFiles:
             self.versions[name] = digest
 
     def url(self, name: str) -> str:
-        return f"/static/{name}?v={self.versions.get(name, '0')}"
+        return f"{self.prefix}/{name}?v={self.versions.get(name, '0')}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        path = scope["path"].removeprefix(scope.get("root_path", "")).removeprefix("/static")
+        path = scope["path"].removeprefix(scope.get("root_path", "")).removeprefix(self.prefix)
         item = self.files.get(path)
         if item is None or scope["method"] not in ("GET", "HEAD"):
             status = 404 if item is None else 405
@@ -69,20 +74,18 @@ class MemoryStaticFiles:
 
 
 class StaticShortcut:
-    """Pure ASGI middleware: hands ``/static/...`` straight to the static files.
+    """Pure ASGI middleware: hands the module's asset paths straight to the static files.
 
     Assets are public and never touch the session, so they need neither FastAPI's router nor its
     dependencies (together about half the cost of serving one). Install it inside the security
     headers middleware so assets keep those headers; other paths, and any root_path deployment,
-    still reach the ``/static`` mount through the router.
+    still reach the mount through the router.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, static: MemoryStaticFiles, prefix: str = "/static/"
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, static: MemoryStaticFiles) -> None:
         self.app = app
         self.static = static
-        self.prefix = prefix
+        self.prefix = static.prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path") and scope["path"].startswith(

@@ -69,10 +69,16 @@ class ZitadelAuth:
             raise RuntimeError("ZitadelAuth.startup() has not run (is the lifespan wired?)")
         return self._sessions
 
-    def install(self, app: FastAPI) -> None:
-        """Add the middleware, exception handlers and the /auth routes to ``app``."""
+    def install(self, app: FastAPI, *, error_pages: bool = False) -> None:
+        """Add the middleware, the module's error handling and the /auth routes to ``app``.
+
+        The module handles its own exceptions (:class:`BFFError`) only. With
+        ``error_pages=True`` it also renders the app's 404/405, validation and unexpected
+        errors as its pages (HTML for browsers, JSON for API clients); by default the host's
+        own handlers for those stay in place.
+        """
         from ..app.static import StaticShortcut
-        from .handlers import install_exception_handlers
+        from .handlers import install_error_pages, install_exception_handlers
         from .router import build_router
 
         app.state.zitadel_auth = self
@@ -86,8 +92,10 @@ class ZitadelAuth:
             https=self.settings.secure_cookies,
         )
         install_exception_handlers(app)
+        if error_pages:
+            install_error_pages(app)
         app.include_router(build_router())
-        app.mount("/static", self.static, name="static")
+        app.mount(self.static.prefix, self.static, name="zitadel_bff_static")
 
     async def startup(self) -> None:
         store = self._store or store_from_url(self.settings.session_store)

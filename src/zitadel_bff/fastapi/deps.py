@@ -26,6 +26,7 @@ __all__ = [
     "CurrentUser",
     "OptionalUser",
     "csrf_exempt",
+    "csrf_protect",
     "get_auth",
     "guard",
     "load_session",
@@ -137,19 +138,41 @@ async def _csrf_token_of(request: Request) -> str | None:
     return None
 
 
+CSRF_CHECKED = "zitadel_bff.csrf_checked"
+
+
+async def csrf_protect(request: Request) -> None:
+    """CSRF defence for unsafe methods: a same-origin Origin / Sec-Fetch-Site when the browser
+    sends them, and a synchronizer token bound to this browser.
+
+    The token must be bound to the live session when there is one (tokens issued before
+    sign-in stop working at sign-in), else to the browser id. Runs once per request even
+    when both the module's router and the host's :func:`guard` ask for it.
+    """
+    if request.method in SAFE_METHODS or request.scope.get(CSRF_CHECKED):
+        return
+    route = request.scope.get("route")
+    if getattr(getattr(route, "endpoint", None), CSRF_EXEMPT_ATTR, False):
+        return
+    auth = get_auth(request)
+    check_origin(
+        request.headers.get("origin"),
+        request.headers.get("sec-fetch-site"),
+        auth.settings.public_origin,
+    )
+    state = request_auth(request)
+    try:
+        session = await load_session(request)
+    except SessionEnded:
+        session = None
+    binding = state.session_id if session is not None else state.browser_id
+    check_token(auth.keyring, await _csrf_token_of(request), binding)
+    request.scope[CSRF_CHECKED] = True
+
+
 async def guard(request: Request) -> None:
     """Installed on every route: CSRF on unsafe methods, a session unless the route is public."""
-    route = request.scope.get("route")
-    endpoint = getattr(route, "endpoint", None)
-    if request.method not in SAFE_METHODS and not getattr(endpoint, CSRF_EXEMPT_ATTR, False):
-        auth = get_auth(request)
-        check_origin(
-            request.headers.get("origin"),
-            request.headers.get("sec-fetch-site"),
-            auth.settings.public_origin,
-        )
-        state = request_auth(request)
-        token = await _csrf_token_of(request)
-        check_token(auth.keyring, token, (state.session_id, state.browser_id))
+    await csrf_protect(request)
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
     if not getattr(endpoint, PUBLIC_ATTR, False):
         await _session(request)

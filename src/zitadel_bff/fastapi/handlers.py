@@ -14,7 +14,7 @@ from ..errors import BFFError, LoginError, NotAuthenticated, SessionEnded
 from .messages import message_for
 from .rendering import error_response, wants_json
 
-__all__ = ["install_exception_handlers", "login_redirect"]
+__all__ = ["install_error_pages", "install_exception_handlers", "login_redirect"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_exception_handlers(app: FastAPI) -> None:
+    """The module's own exceptions: always."""
     app.add_exception_handler(BFFError, _bff_error)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """The app's 404/405, validation and unexpected errors as the module's pages: opt-in."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

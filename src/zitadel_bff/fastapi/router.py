@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ..errors import (
     AccessTokenRefused,
+    BadRequest,
     BFFError,
     InvalidCallback,
     InvalidLogoutToken,
@@ -29,6 +31,7 @@ from ..sessions.session import SessionData
 from .deps import (
     CurrentSession,
     csrf_exempt,
+    csrf_protect,
     get_auth,
     load_session,
     public,
@@ -44,6 +47,9 @@ logger = logging.getLogger(__name__)
 LOGIN_TX_TTL = 600
 LOGOUT_STATE_TTL = 600
 MAX_PARAM = 2048
+MAX_CODE = 64
+MAX_LOGIN_HINT = 256
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BROWSER_NS = "browser"
 
 
@@ -52,17 +58,17 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route functions
-    router = APIRouter()
+    # The module protects its own unsafe routes, whether or not the host installs `guard`.
+    router = APIRouter(dependencies=[Depends(csrf_protect)])
 
     @router.get("/auth/login")
     @public
-    async def login_page(
-        request: Request,
-        return_to: Annotated[str | None, Query(alias="returnTo", max_length=MAX_PARAM)] = None,
-        error: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> Response:
+    async def login_page(request: Request) -> Response:
         settings = get_auth(request).settings
-        target = safe_return_to(return_to, settings.zitadel_post_login_url)
+        error = _param(request.query_params, "error", MAX_CODE)
+        target = safe_return_to(
+            _param(request.query_params, "returnTo", MAX_PARAM), settings.zitadel_post_login_url
+        )
         try:
             session = await load_session(request)
         except SessionEnded:
@@ -74,13 +80,13 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
 
     @router.post("/auth/signin")
     @public
-    async def signin(
-        request: Request,
-        return_to: Annotated[str | None, Form(alias="returnTo", max_length=MAX_PARAM)] = None,
-        login_hint: Annotated[str | None, Form(max_length=256)] = None,
-    ) -> Response:
+    async def signin(request: Request) -> Response:
         auth = get_auth(request)
-        target = safe_return_to(return_to, auth.settings.zitadel_post_login_url)
+        form = await _form(request)
+        target = safe_return_to(
+            _param(form, "returnTo", MAX_PARAM), auth.settings.zitadel_post_login_url
+        )
+        login_hint = _param(form, "login_hint", MAX_LOGIN_HINT)
         browser_id = request_auth(request).ensure_browser_id()
         req = new_auth_request()
         extra = {"login_hint": login_hint} if login_hint else {}
@@ -109,9 +115,8 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
 
     @router.get("/auth/error")
     @public
-    async def auth_error(
-        request: Request, error: Annotated[str | None, Query(max_length=64)] = None
-    ) -> Response:
+    async def auth_error(request: Request) -> Response:
+        error = _param(request.query_params, "error", MAX_CODE)
         code = error if error in MESSAGES else "login_failed"
         message = message_for(code)
         status = message.status if message.status >= 500 else 400
@@ -149,9 +154,8 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
 
     @router.get("/auth/logout/callback")
     @public
-    async def logout_callback(
-        request: Request, state: Annotated[str | None, Query(max_length=MAX_PARAM)] = None
-    ) -> Response:
+    async def logout_callback(request: Request) -> Response:
+        state = _param(request.query_params, "state", MAX_PARAM)
         auth_state = request_auth(request)
         expected = auth_state.logout_state
         auth_state.clear_logout_state()
@@ -191,6 +195,23 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
         return JSONResponse({"status": "ok", **checks})
 
     return router
+
+
+def _param(params: Mapping[str, Any], name: str, max_length: int) -> str | None:
+    """A text parameter, or None when absent, not text, or longer than ``max_length`` (an
+    oversized returnTo is dropped for the default, not answered with an error)."""
+    value = params.get(name)
+    return value if isinstance(value, str) and len(value) <= max_length else None
+
+
+async def _form(request: Request) -> Mapping[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(FORM_TYPES):
+        return {}
+    try:
+        return await request.form()
+    except (ValueError, AssertionError, KeyError) as exc:
+        raise BadRequest("the request body is not a valid form") from exc
 
 
 def _callback_params(request: Request) -> tuple[str, str]:
