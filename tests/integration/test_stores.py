@@ -12,6 +12,7 @@ import pytest
 from tests.support.redis import RedisServer, redis_required
 from zitadel_bff.errors import StoreUnavailable
 from zitadel_bff.sessions import MemoryStore, SQLiteStore, Store, store_from_url
+from zitadel_bff.sessions.stores import redis as redis_store
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,18 @@ def redis_server() -> Iterator[RedisServer | None]:
             pytest.fail("redis-server is not installed but REDIS_REQUIRED/E2E_REQUIRED is set")
         yield None
         return
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, which it may kill, restart or freeze."""
+    if not RedisServer.available():
+        if redis_required():
+            pytest.fail("redis-server is not installed but REDIS_REQUIRED/E2E_REQUIRED is set")
+        pytest.skip("redis-server is not installed")
     server = RedisServer().start()
     yield server
     server.stop()
@@ -137,6 +150,74 @@ async def test_redis_lock_is_exclusive(redis_server):
     finally:
         await store.close()
     assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
+
+
+async def test_redis_serves_every_request_after_a_restart(own_redis):
+    store = store_from_url(own_redis.url)
+    try:
+        # Fill the pool: after the restart every pooled connection is stale.
+        await asyncio.gather(*[store.set(f"s:{i}", b"v", later()) for i in range(8)])
+        own_redis.restart()
+        results = await asyncio.gather(
+            store.get("s:0"),  # the restarted server is empty
+            store.set("s:new", b"n", later(), ["sub:u"]),
+            store.pop("t:1"),
+            store.add("j:1", later()),
+            store.delete("s:1"),
+            store.count_tagged("sub:u"),
+            store.count("s:"),
+            store.ping(),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await store.get("s:new") == b"n"
+    finally:
+        await store.close()
+
+
+async def test_redis_down_raises_store_unavailable_within_the_bound(own_redis):
+    store = store_from_url(own_redis.url)
+    try:
+        await store.ping()
+        own_redis.kill()
+        for operation in (
+            lambda: store.get("s:x"),
+            lambda: store.set("s:x", b"v", later(), ["sub:u"]),
+            lambda: store.count("s:"),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await operation()
+            assert time.monotonic() - started < redis_store.OPERATION_TIMEOUT
+    finally:
+        await store.close()
+
+
+async def test_a_frozen_redis_raises_store_unavailable_within_the_bound(own_redis):
+    store = store_from_url(own_redis.url)
+    try:
+        await store.ping()
+        with own_redis.frozen():
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match="did not answer"):
+                await store.get("s:x")
+            assert time.monotonic() - started < redis_store.OPERATION_TIMEOUT + 1
+    finally:
+        await store.close()
+
+
+async def test_redis_count_pages_through_scan(redis_server):
+    if redis_server is None:
+        pytest.skip("redis-server is not installed")
+    store = store_from_url(redis_server.url)
+    try:
+        raw = store._redis  # type: ignore[attr-defined]
+        await raw.flushdb()
+        await raw.mset({f"zbff:s:{i}": b"v" for i in range(2500)})
+        await raw.set("zbff:t:other", b"v")
+        assert await store.count("s:") == 2500
+    finally:
+        await store.close()
 
 
 async def test_sqlite_purge_works_in_batches(tmp_path):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tests.support.op import free_port, stop_process
 
@@ -55,3 +58,24 @@ class RedisServer:
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+    def kill(self) -> None:
+        """End the server the hard way (SIGKILL), as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(START_TIMEOUT)
+
+    def restart(self) -> RedisServer:
+        """Kill the server and start a new, empty one on the same port."""
+        self.kill()
+        return self.start()
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Stop the process (SIGSTOP): the kernel still accepts connections, nobody answers."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.proc.send_signal(signal.SIGCONT)

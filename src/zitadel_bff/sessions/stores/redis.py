@@ -3,6 +3,12 @@
 Records are plain keys with a TTL; tags are Redis sets. ``pop`` is GETDEL, ``add`` is SET NX,
 and :meth:`lock` is SET NX PX with a compare-and-delete release, so a token refresh happens once
 across every instance.
+
+Failures: every Redis or socket error leaves this module as StoreUnavailable (503). A restart of
+Redis leaves every pooled connection stale; redis-py's own retry (exponential backoff, on
+ConnectionError and TimeoutError) reconnects instead of failing the first commands after it.
+A retried command may have run once already (a reply lost to a timeout): for GETDEL and SET NX
+that errs on the safe side (the value counts as used, the key as seen), never a second use.
 """
 
 from __future__ import annotations
@@ -16,7 +22,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ...errors import StoreUnavailable
 from .base import Entry, Store
@@ -30,42 +40,76 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 LOCK_POLL = 0.02
+SCAN_BATCH = 1000
+
+#: Retries after a connection error or timeout, waiting 0.1, 0.2, 0.4, 0.5 s between them:
+#: long enough to ride out a Redis restart, short enough to answer 503 quickly when it is down.
+RETRIES = 4
+RETRY_BACKOFF_BASE = 0.05
+RETRY_BACKOFF_CAP = 0.5
+CONNECT_TIMEOUT = 1.0
+SOCKET_TIMEOUT = 2.0
+#: A connection idle this long is PINGed before it carries a command (seconds).
+HEALTH_CHECK_INTERVAL = 30
+#: The most one Redis round trip may take, retries included. redis-py nests its retries (the
+#: reconnect inside a command retries too), so the retry count alone does not bound the wait
+#: for a Redis that is frozen or behind a black hole; this does.
+OPERATION_TIMEOUT = 4.0
 
 
 def _ttl_ms(expires_at: float) -> int:
     return max(1, math.ceil((expires_at - time.time()) * 1000))
 
 
+def _client_options() -> dict[str, Any]:
+    """The connection options :meth:`RedisStore.from_url` uses (a fresh Retry each call)."""
+    return {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "retry": Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=RETRY_BACKOFF_BASE), RETRIES),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+    }
+
+
 class RedisStore(Store):
-    def __init__(self, client: Any, *, prefix: str = "zbff:") -> None:
+    def __init__(
+        self, client: Any, *, prefix: str = "zbff:", timeout: float = OPERATION_TIMEOUT
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._timeout = timeout
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
-        client = aioredis.Redis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, **kwargs
-        )
+        """A store on a new client for ``url``; ``kwargs`` override the options above."""
+        client = aioredis.Redis.from_url(url, **{**_client_options(), **kwargs})
         return cls(client)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
 
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        """Bound the wait and turn every Redis or socket failure into StoreUnavailable."""
         try:
-            return await getattr(self._redis, method)(*args, **kwargs)
+            async with asyncio.timeout(self._timeout):
+                yield
+        except TimeoutError as exc:  # asyncio.timeout's, and socket timeouts
+            raise StoreUnavailable(f"Redis did not answer within {self._timeout:g} s") from exc
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
 
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        async with self._guard():
+            return await getattr(self._redis, method)(*args, **kwargs)
+
     async def get(self, key: str) -> Entry | None:
         # One round trip: the value and its absolute expiry (PEXPIRETIME, Redis >= 7.0).
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(self._k(key))
-                pipe.pexpiretime(self._k(key))
-                value, expires_ms = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        async with self._guard(), self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._k(key))
+            pipe.pexpiretime(self._k(key))
+            value, expires_ms = await pipe.execute()
         if value is None or expires_ms < 0:
             return None
         return Entry(bytes(value), expires_ms / 1000)
@@ -79,15 +123,12 @@ class RedisStore(Store):
             return False
         tags_of = self._k(TAGS_OF_PREFIX + key)
         tags = await self._call("smembers", tags_of)
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.pexpireat(tags_of, at_ms)
-                for tag in tags:
-                    # Tag sets live as long as their longest-lived member.
-                    pipe.pexpireat(self._k(TAG_PREFIX + tag.decode()), at_ms, gt=True)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        async with self._guard(), self._redis.pipeline(transaction=False) as pipe:
+            pipe.pexpireat(tags_of, at_ms)
+            for tag in tags:
+                # Tag sets live as long as their longest-lived member.
+                pipe.pexpireat(self._k(TAG_PREFIX + tag.decode()), at_ms, gt=True)
+            await pipe.execute()
         return True
 
     async def set(
@@ -95,24 +136,21 @@ class RedisStore(Store):
     ) -> None:
         ttl = _ttl_ms(expires_at)
         old_tags = await self._call("smembers", self._k(TAGS_OF_PREFIX + key))
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._k(key), value, px=ttl)
-                for old in old_tags:
-                    if old.decode() not in tags:
-                        pipe.srem(self._k(TAG_PREFIX + old.decode()), key)
-                pipe.delete(self._k(TAGS_OF_PREFIX + key))
-                for tag in tags:
-                    tag_key = self._k(TAG_PREFIX + tag)
-                    pipe.sadd(tag_key, key)
-                    pipe.pexpire(tag_key, ttl, gt=True)
-                    pipe.pexpire(tag_key, ttl, nx=True)
-                    pipe.sadd(self._k(TAGS_OF_PREFIX + key), tag)
-                if tags:
-                    pipe.pexpire(self._k(TAGS_OF_PREFIX + key), ttl)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        async with self._guard(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._k(key), value, px=ttl)
+            for old in old_tags:
+                if old.decode() not in tags:
+                    pipe.srem(self._k(TAG_PREFIX + old.decode()), key)
+            pipe.delete(self._k(TAGS_OF_PREFIX + key))
+            for tag in tags:
+                tag_key = self._k(TAG_PREFIX + tag)
+                pipe.sadd(tag_key, key)
+                pipe.pexpire(tag_key, ttl, gt=True)
+                pipe.pexpire(tag_key, ttl, nx=True)
+                pipe.sadd(self._k(TAGS_OF_PREFIX + key), tag)
+            if tags:
+                pipe.pexpire(self._k(TAGS_OF_PREFIX + key), ttl)
+            await pipe.execute()
 
     async def delete(self, key: str) -> bool:
         tags = await self._call("smembers", self._k(TAGS_OF_PREFIX + key))
@@ -137,13 +175,15 @@ class RedisStore(Store):
         return deleted
 
     async def count(self, prefix: str = "") -> int:
-        total = 0
-        try:
-            async for _ in self._redis.scan_iter(match=self._k(prefix) + "*", count=1000):
-                total += 1
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
-        return total
+        # SCAN page by page (not scan_iter), so that each round trip has its own bound.
+        total, cursor = 0, 0
+        while True:
+            cursor, keys = await self._call(
+                "scan", cursor, match=self._k(prefix) + "*", count=SCAN_BATCH
+            )
+            total += len(keys)
+            if cursor == 0:
+                return total
 
     async def purge_expired(self) -> int:
         return 0  # Redis expires keys itself
