@@ -206,6 +206,46 @@ async def test_a_frozen_redis_raises_store_unavailable_within_the_bound(own_redi
         await store.close()
 
 
+async def test_redis_lock_acquisition_failure_raises_store_unavailable(own_redis):
+    store = store_from_url(own_redis.url)
+    own_redis.kill()
+    try:
+        with pytest.raises(StoreUnavailable):
+            async with store.lock("refresh:s1", 5):
+                pytest.fail("the lock body ran without the lock")
+    finally:
+        await store.close()
+
+
+async def test_redis_lock_not_granted_within_ttl_yields_false(redis_server):
+    if redis_server is None:
+        pytest.skip("redis-server is not installed")
+    store = store_from_url(redis_server.url)
+    try:
+        async with store.lock("refresh:s2", 5) as first, store.lock("refresh:s2", 0.1) as second:
+            assert (first, second) == (True, False)
+        async with store.lock("refresh:s2", 0.1) as third:
+            assert third is True  # released on exit
+    finally:
+        await store.close()
+
+
+async def test_a_failed_lock_release_does_not_hide_the_outcome(own_redis, caplog):
+    store = store_from_url(own_redis.url)
+    try:
+        async with store.lock("refresh:s1", 5) as acquired:
+            assert acquired
+            own_redis.kill()  # the release fails; the lock would expire by itself
+        assert "releasing a Redis lock failed" in caplog.text
+        own_redis.start()
+        with pytest.raises(ValueError, match="the work's own error"):
+            async with store.lock("refresh:s1", 5):
+                own_redis.kill()
+                raise ValueError("the work's own error")
+    finally:
+        await store.close()
+
+
 async def test_redis_count_pages_through_scan(redis_server):
     if redis_server is None:
         pytest.skip("redis-server is not installed")

@@ -14,6 +14,7 @@ that errs on the safe side (the value counts as used, the key as seen), never a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import secrets
 import time
@@ -32,6 +33,8 @@ from ...errors import StoreUnavailable
 from .base import Entry, Store
 
 __all__ = ["RedisStore"]
+
+logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "tag:"
 TAGS_OF_PREFIX = "tagsof:"
@@ -196,6 +199,14 @@ class RedisStore(Store):
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
+        """SET NX PX, polled until granted or ``ttl`` has passed.
+
+        Yields True when granted; False when another holder kept it for all of ``ttl``: the
+        lock is then NOT held and the caller must not act as though it were. Raises
+        StoreUnavailable when Redis fails while acquiring. The lock expires after ``ttl`` on
+        its own, so a release that fails (Redis gone) is logged, not raised: it must not hide
+        the outcome of the work done under the lock.
+        """
         token = secrets.token_hex(16)
         lock_key = self._k("lock:" + key)
         deadline = time.monotonic() + ttl
@@ -210,4 +221,10 @@ class RedisStore(Store):
             yield acquired
         finally:
             if acquired:
-                await self._call("eval", UNLOCK_SCRIPT, 1, lock_key, token)
+                await self._release(lock_key, token)
+
+    async def _release(self, lock_key: str, token: str) -> None:
+        try:
+            await self._call("eval", UNLOCK_SCRIPT, 1, lock_key, token)
+        except StoreUnavailable as exc:
+            logger.warning("releasing a Redis lock failed (it expires by itself): %s", exc)
