@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -286,11 +287,48 @@ async def test_unreachable_redis_raises_store_unavailable():
         await store.close()
 
 
-def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises((StoreUnavailable, OSError)):
-        SQLiteStore(blocker / "sub" / "s.db")
+# Places no process can use, root included (the tests run as root in CI): a regular file
+# where a directory must be, a directory where the database file must be, a file that is no
+# database.
+UNUSABLE_SQLITE_PATHS = {
+    "parent is a file": (
+        "file.txt/sessions.db",
+        r"cannot create directory \S+/file.txt: a file of that name exists$",
+    ),
+    "grandparent is a file": (
+        "file.txt/sub/sessions.db",
+        r"cannot create directory \S+/file.txt/sub: not a directory$",
+    ),
+    "database is a directory": (
+        "dir.db",
+        r"cannot open SQLite database \S+/dir.db: is a directory$",
+    ),
+    "database is no database": (
+        "junk.db",
+        r"cannot open SQLite database \S+/junk.db: file is not a database$",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), UNUSABLE_SQLITE_PATHS.values(), ids=list(UNUSABLE_SQLITE_PATHS)
+)
+def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path, name, expected):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "dir.db").mkdir()
+    (tmp_path / "junk.db").write_bytes(b"not an SQLite database, but long enough to be read" * 4)
+    with pytest.raises(StoreUnavailable, match=expected):
+        SQLiteStore(tmp_path / name)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_sqlite_in_a_read_only_directory_says_permission_denied(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(StoreUnavailable, match=r"sessions\.db: permission denied$"):
+            SQLiteStore(tmp_path / "sessions.db")
+    finally:
+        tmp_path.chmod(0o700)
 
 
 def test_unknown_scheme():

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,20 +41,62 @@ CREATE INDEX IF NOT EXISTS tags_key ON tags (key);
 """
 
 
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError):
+        return "a file of that name exists"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = exc.filename or path.parent
+        raise StoreUnavailable(f"cannot create directory {where}: {_reason(exc)}") from exc
+
+
+def _os_reason(path: Path) -> str | None:
+    """The operating system's reason SQLite could not open ``path``, when it has one.
+
+    SQLite says only "unable to open database file". Opening the file itself, and a scratch
+    file beside it (WAL mode creates ``-wal`` and ``-shm`` files there), names the cause.
+    """
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        return _reason(exc)
+    return None
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
 class SQLiteStore(Store):
+    """Raises StoreUnavailable, naming the path and the reason, when the file is unusable."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = self.path == ":memory:"
+        if not in_memory:
+            _make_parent(Path(self.path))
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = _connect(self.path)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+            reason = None if in_memory else _os_reason(Path(self.path))
+            raise StoreUnavailable(
+                f"cannot open SQLite database {self.path}: {reason or exc}"
+            ) from exc
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
