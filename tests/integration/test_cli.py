@@ -29,8 +29,8 @@ def env_for(op, port: int, tmp_path: Path, **extra: str) -> dict[str, str]:
         ZITADEL_POST_LOGOUT_URL=f"http://127.0.0.1:{port}/auth/logout/callback",
         SESSION_STORE=f"sqlite:///{tmp_path}/cli.db",
         PORT=str(port),
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -56,6 +56,43 @@ def test_bad_configuration_lists_every_variable(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+class Gone:
+    """A provider nobody runs: for commands that must fail before they would reach it."""
+
+    issuer = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["sessions", "count"]])
+def test_an_unusable_sqlite_store_stops_the_command_in_one_line(tmp_path, port_pool, command):
+    (tmp_path / "file.txt").write_text("x")
+    port = port_pool.get_nowait()
+    try:
+        store = f"sqlite:///{tmp_path}/file.txt/sessions.db"
+        result = run(command, env_for(Gone, port, tmp_path, SESSION_STORE=store), tmp_path)
+    finally:
+        port_pool.put(port)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"zitadel-bff: SESSION_STORE: cannot create directory {tmp_path}/file.txt: "
+        "a file of that name exists"
+    ]
+
+
+def test_serve_names_why_sqlite_cannot_open_the_database(tmp_path, port_pool):
+    (tmp_path / "sessions.db").mkdir()
+    port = port_pool.get_nowait()
+    try:
+        store = f"sqlite:///{tmp_path}/sessions.db"
+        result = run(["serve"], env_for(Gone, port, tmp_path, SESSION_STORE=store), tmp_path)
+    finally:
+        port_pool.put(port)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"zitadel-bff: SESSION_STORE: cannot open SQLite database {tmp_path}/sessions.db: "
+        "is a directory\n",
+    )
+
+
 def test_check_probes_discovery(op, tmp_path, app_ports):
     result = run(["check"], env_for(op, app_ports[-1], tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -64,9 +101,6 @@ def test_check_probes_discovery(op, tmp_path, app_ports):
 
 
 def test_check_reports_an_unreachable_provider(tmp_path, app_ports):
-    class Gone:
-        issuer = "http://127.0.0.1:9"
-
     result = run(["check"], env_for(Gone, app_ports[-1], tmp_path, ZITADEL_TIMEOUT="2"), tmp_path)
     assert result.returncode == 1
     assert "provider_unavailable" in result.stderr and "Traceback" not in result.stderr

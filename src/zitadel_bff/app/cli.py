@@ -8,14 +8,22 @@ import logging
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..config import Settings, load_settings
-from ..errors import BFFError, ConfigError
+from ..errors import BFFError, ConfigError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from ..sessions import Store
 
 __all__ = ["main"]
 
 ENV_FILE = ".env"
 SECRET_BYTES = 48
+#: Exit statuses: a failure at run time, and a configuration that cannot work (bad
+#: variables, or a SESSION_STORE that cannot be opened).
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
 
 
 class RedactQueryFilter(logging.Filter):
@@ -34,6 +42,17 @@ def _configure_logging(level: str) -> None:
     # Authlib logs request details (including the PKCE verifier) at DEBUG: keep it quieter.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _open_store(settings: Settings) -> Store | None:
+    """Open SESSION_STORE, or say in one line why it cannot be opened and return None."""
+    from ..sessions import store_from_url
+
+    try:
+        return store_from_url(settings.session_store)
+    except StoreUnavailable as exc:
+        print(f"zitadel-bff: SESSION_STORE: {exc}", file=sys.stderr)
+        return None
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -84,11 +103,10 @@ async def _check(settings: Settings) -> int:
     return 0
 
 
-async def _sessions(settings: Settings, args: argparse.Namespace) -> int:
+async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     from ..oidc.client import OIDCClient
-    from ..sessions import Keyring, SessionManager, store_from_url
+    from ..sessions import Keyring, SessionManager
 
-    store = store_from_url(settings.session_store)
     oidc = OIDCClient.from_settings(settings)
     manager = SessionManager(
         store=store, keyring=Keyring(settings.session_secret.get_secret_value()), refresher=oidc,
@@ -130,22 +148,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "sessions" and args.action == "revoke" and not args.sub:
         print("zitadel-bff: sessions revoke needs --sub", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     try:
         settings = load_settings(args.env_file)
     except ConfigError as exc:
         print(f"zitadel-bff: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     _configure_logging(settings.log_level)
     try:
-        if args.command == "serve":
-            return _serve(settings, args)
         if args.command == "check":
             return asyncio.run(_check(settings))
-        return asyncio.run(_sessions(settings, args))
+        # Open the store before anything starts: an unusable SQLite path is a configuration
+        # error, said in one line, not a traceback from inside the server's lifespan.
+        store = _open_store(settings)
+        if store is None:
+            return EXIT_CONFIG
+        if args.command == "serve":
+            asyncio.run(store.close())  # a probe: the app opens its own in its lifespan
+            return _serve(settings, args)
+        return asyncio.run(_sessions(settings, store, args))
     except BFFError as exc:
         print(f"zitadel-bff: {exc.code}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
