@@ -7,6 +7,7 @@ Nothing is read at import time. Build it with :func:`load_settings`, which raise
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,6 @@ DEFAULT_SCOPES = (
 #: The value `.env.example` ships with; refused so that nobody runs with a published secret.
 PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"  # noqa: S105
 MIN_SECRET_LENGTH = 32
-SESSION_STORE_SCHEMES = ("sqlite", "memory", "redis", "rediss")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -52,6 +52,56 @@ def _absolute_url(value: str) -> str:
     if parts.fragment:
         raise ValueError("must not contain a #fragment")
     return value
+
+
+SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+REDIS_EXAMPLE = "redis://localhost:6379/0"
+
+
+def _sqlite_store(url: str) -> str | None:
+    if not url.startswith("sqlite:///"):
+        rest = url.removeprefix("sqlite://")
+        if not rest:
+            return f"names no file; use {SQLITE_FORMS}"
+        return (
+            f"use sqlite:///{rest} for a relative path "
+            "or sqlite:////abs/path.db for an absolute one"
+        )
+    path = url.removeprefix("sqlite:///")
+    if not path:
+        return f"names no file; use {SQLITE_FORMS}, or memory:// for sessions kept in memory"
+    if path.endswith("/"):
+        return f"names a directory, not a file; use {SQLITE_FORMS}"
+    return None
+
+
+def _memory_store(url: str) -> str | None:
+    return None if url == "memory://" else "memory:// takes nothing after it"
+
+
+def _redis_store(url: str) -> str | None:
+    # Never echo the URL: it may carry a password.
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        return f"has an invalid port, e.g. {REDIS_EXAMPLE}"
+    if not parts.hostname:
+        return f"names no host, e.g. {REDIS_EXAMPLE}"
+    database = parts.path.removeprefix("/")
+    if database and not database.isdecimal():
+        # redis-py would silently use database 0 instead.
+        return f"must end with a database number, e.g. {REDIS_EXAMPLE}"
+    return None
+
+
+#: Each SESSION_STORE scheme and the check of the rest of its URL (None: acceptable).
+SESSION_STORE_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "sqlite": _sqlite_store,
+    "memory": _memory_store,
+    "redis": _redis_store,
+    "rediss": _redis_store,
+}
 
 
 class Settings(BaseSettings):
@@ -141,8 +191,12 @@ class Settings(BaseSettings):
     @classmethod
     def _store(cls, value: str) -> str:
         scheme = value.split("://", 1)[0] if "://" in value else ""
-        if scheme not in SESSION_STORE_SCHEMES:
+        check = SESSION_STORE_CHECKS.get(scheme)
+        if check is None:
             raise ValueError("must be sqlite:///path, memory:// or redis://host:port/db")
+        problem = check(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("log_level")

@@ -104,3 +104,53 @@ def test_issuer_with_a_path_is_kept():
     assert load_settings(None, **{**GOOD, "zitadel_domain": "https://x.example.com/"}).issuer == (
         "https://x.example.com"
     )
+
+
+SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        (
+            "sqlite://x.db",
+            "use sqlite:///x.db for a relative path or sqlite:////abs/path.db for an absolute one",
+        ),
+        ("sqlite://", f"names no file; use {SQLITE_FORMS}"),
+        (
+            "sqlite:///",
+            f"names no file; use {SQLITE_FORMS}, or memory:// for sessions kept in memory",
+        ),
+        ("sqlite:///data/", f"names a directory, not a file; use {SQLITE_FORMS}"),
+        ("memory://x", "memory:// takes nothing after it"),
+        ("redis://:6379/0", "names no host, e.g. redis://localhost:6379/0"),
+        ("redis://:s3cret@/0", "names no host, e.g. redis://localhost:6379/0"),
+        ("redis://localhost:port/0", "has an invalid port, e.g. redis://localhost:6379/0"),
+        ("rediss://localhost:99999/0", "has an invalid port, e.g. redis://localhost:6379/0"),
+        (
+            "redis://localhost:6379/sessions",
+            "must end with a database number, e.g. redis://localhost:6379/0",
+        ),
+        ("mysql://x", "must be sqlite:///path, memory:// or redis://host:port/db"),
+    ],
+)
+def test_each_bad_session_store_says_what_was_meant(store, message):
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "session_store": store})
+    assert info.value.problems == {"SESSION_STORE": message}
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite:///relative/path.db",
+        "sqlite:////absolute/path.db",
+        "sqlite:///./data/sessions.db",
+        "memory://",
+        "redis://localhost:6379/0",
+        "redis://cache",
+        "rediss://user:pw@cache.example.com:6380/2",
+    ],
+)
+def test_accepted_session_stores(store):
+    assert load_settings(None, **{**GOOD, "session_store": store}).session_store == store
