@@ -331,6 +331,14 @@ def test_sqlite_in_a_read_only_directory_says_permission_denied(tmp_path):
         tmp_path.chmod(0o700)
 
 
+@pytest.mark.parametrize("url", ["sqlite://x.db", "sqlite:///", "sqlite://"])
+def test_sqlite_url_without_a_file_is_refused(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"sqlite:///relative/path\.db or sqlite:////"):
+        store_from_url(url)
+    assert list(tmp_path.iterdir()) == []  # no directory named "sqlite:"
+
+
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="unsupported"):
         store_from_url("mysql://x")

@@ -101,7 +101,12 @@ class SQLiteStore(Store):
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``."""
-        return cls(url.removeprefix("sqlite:///") or ":memory:")
+        path = url.removeprefix("sqlite:///")
+        if path == url or not path:
+            raise ValueError(
+                "SQLite URLs are sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        return cls(path)
 
     @contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
