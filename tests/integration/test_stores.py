@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.support.redis import RedisServer, redis_required
 from zitadel_bff.errors import StoreUnavailable
@@ -245,6 +246,15 @@ async def test_a_failed_lock_release_does_not_hide_the_outcome(own_redis, caplog
                 raise ValueError("the work's own error")
     finally:
         await store.close()
+
+
+async def test_closing_a_redis_store_never_raises(caplog):
+    class ClientThatCannotDisconnect:
+        async def aclose(self) -> None:
+            raise RedisConnectionError("Timed out closing connection")
+
+    await redis_store.RedisStore(ClientThatCannotDisconnect()).close()
+    assert "closing the Redis client failed: ConnectionError" in caplog.text
 
 
 async def test_redis_count_pages_through_scan(redis_server):

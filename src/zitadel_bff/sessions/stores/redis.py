@@ -195,7 +195,11 @@ class RedisStore(Store):
         await self._call("ping")
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        """Close the client; a failure to disconnect politely is logged, not raised."""
+        try:
+            await self._redis.aclose()
+        except (RedisError, OSError) as exc:
+            logger.warning("closing the Redis client failed: %s", exc.__class__.__name__)
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
