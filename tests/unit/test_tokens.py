@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from tests.support.times import FromNow, resolve
 from zitadel_bff.errors import InvalidIDToken, InvalidLogoutToken
-from zitadel_bff.oidc.keys import JWKSCache
+from zitadel_bff.oidc.keys import REFETCH_BURST, JWKSCache
 from zitadel_bff.oidc.tokens import BACKCHANNEL_EVENT, TokenValidator
 
 ISSUER = "https://zitadel.example.com"
@@ -47,7 +49,7 @@ def id_claims(**changes: Any) -> dict[str, Any]:
         "sid": "sid-1",
         "at_hash": at_hash(ACCESS),
     }
-    claims.update(changes)
+    claims.update(resolve(changes, now))
     return {k: v for k, v in claims.items() if v is not None}
 
 
@@ -77,24 +79,24 @@ async def test_valid_id_token():
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "reason"),
     [
-        {"iss": "https://evil.example"},
-        {"aud": ["someone-else"]},
-        {"aud": "someone-else"},
-        {"azp": "someone-else"},
-        {"azp": None},  # several audiences need azp
-        {"exp": int(time.time()) - 10},
-        {"exp": None},
-        {"iat": None},
-        {"sub": None},
-        {"nonce": "other"},
-        {"nonce": None},
-        {"at_hash": at_hash("another-token")},
+        ({"iss": "https://evil.example"}, "Invalid claim: 'iss'"),
+        ({"aud": ["someone-else"]}, "Invalid claim: 'aud'"),
+        ({"aud": "someone-else"}, "Invalid claim: 'aud'"),
+        ({"azp": "someone-else"}, "Invalid claim: 'azp'"),
+        ({"azp": None}, "Missing claim: 'azp'"),  # several audiences need azp
+        ({"exp": FromNow(-10)}, "The token is expired"),
+        ({"exp": None}, "Missing claim: 'exp'"),
+        ({"iat": None}, "Missing claim: 'iat'"),
+        ({"sub": None}, "Missing claim: 'sub'"),
+        ({"nonce": "other"}, "Invalid claim: 'nonce'"),
+        ({"nonce": None}, "Missing claim: 'nonce'"),
+        ({"at_hash": at_hash("another-token")}, "Invalid claim: 'at_hash'"),
     ],
 )
-async def test_invalid_id_tokens(changes):
-    with pytest.raises(InvalidIDToken):
+async def test_invalid_id_tokens(changes, reason):
+    with pytest.raises(InvalidIDToken, match=re.escape(reason)):
         await validator().id_token(sign(id_claims(**changes)), nonce="n-1", access_token=ACCESS)
 
 
@@ -138,7 +140,7 @@ async def test_forged_kids_are_rate_limited():
     for i in range(10):
         with pytest.raises(InvalidIDToken):
             await v.id_token(sign(id_claims(), key=OTHER, kid=f"forged-{i}"), nonce="n-1")
-    assert fetch.calls <= 1 + 3  # first load plus the burst
+    assert fetch.calls == 1 + REFETCH_BURST  # the first load, then the burst; no more
 
 
 async def test_refreshed_id_token_must_keep_the_subject():
@@ -160,37 +162,39 @@ def logout_claims(**changes: Any) -> dict[str, Any]:
         "sid": "sid-1",
         "events": {BACKCHANNEL_EVENT: {}},
     }
-    claims.update(changes)
+    claims.update(resolve(changes, now))
     return {k: v for k, v in claims.items() if v is not None}
 
 
 async def test_valid_logout_tokens():
     v = validator()
     assert (await v.logout_token(sign(logout_claims())))["sid"] == "sid-1"
-    assert await v.logout_token(sign(logout_claims(), typ="logout+jwt"))
-    assert await v.logout_token(sign(logout_claims(sid=None)))
-    assert await v.logout_token(sign(logout_claims(sub=None)))
+    assert (await v.logout_token(sign(logout_claims(), typ="logout+jwt")))["sid"] == "sid-1"
+    by_sub = await v.logout_token(sign(logout_claims(sid=None)))
+    assert by_sub["sub"] == "301234567890123456" and "sid" not in by_sub
+    by_sid = await v.logout_token(sign(logout_claims(sub=None)))
+    assert by_sid["sid"] == "sid-1" and "sub" not in by_sid
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "reason"),
     [
-        {"iss": "x"},
-        {"aud": ["x"]},
-        {"iat": None},
-        {"iat": int(time.time()) + 100},
-        {"exp": int(time.time()) - 1},
-        {"exp": None},
-        {"jti": None},
-        {"events": None},
-        {"events": {BACKCHANNEL_EVENT: "x"}},
-        {"events": {"other": {}}},
-        {"nonce": "n"},
-        {"sid": None, "sub": None},
+        ({"iss": "x"}, "wrong iss"),
+        ({"aud": ["x"]}, "wrong aud"),
+        ({"iat": None}, "iat missing"),
+        ({"iat": FromNow(100)}, "iat in the future"),
+        ({"exp": FromNow(-1)}, "expired or exp missing"),
+        ({"exp": None}, "expired or exp missing"),
+        ({"jti": None}, "jti missing"),
+        ({"events": None}, "events claim wrong"),
+        ({"events": {BACKCHANNEL_EVENT: "x"}}, "events claim wrong"),
+        ({"events": {"other": {}}}, "events claim wrong"),
+        ({"nonce": "n"}, "nonce present"),
+        ({"sid": None, "sub": None}, "neither sid nor sub"),
     ],
 )
-async def test_invalid_logout_tokens(changes):
-    with pytest.raises(InvalidLogoutToken):
+async def test_invalid_logout_tokens(changes, reason):
+    with pytest.raises(InvalidLogoutToken, match=f"rejected: {reason}$"):
         await validator().logout_token(sign(logout_claims(**changes)))
 
 
@@ -205,7 +209,7 @@ async def test_signed_userinfo():
     v = validator()
     ok = await v.signed_userinfo(sign({"sub": "1", "iss": ISSUER, "aud": CLIENT, "name": "A"}))
     assert ok["name"] == "A"
-    assert await v.signed_userinfo(sign({"sub": "1"}))  # iss and aud are optional there
+    assert await v.signed_userinfo(sign({"sub": "1"})) == {"sub": "1"}  # iss, aud optional
     for claims in [{"sub": "1", "iss": "x"}, {"sub": "1", "aud": "x"}]:
         with pytest.raises(UserinfoMismatch):
             await v.signed_userinfo(sign(claims))
