@@ -3,12 +3,19 @@ logout tokens whose sid or sub are not strings are refused."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 
 import pytest
 
-from tests.integration.test_logout import post_logout_token, session_alive, sid_of, signed_in
+from tests.integration.test_logout import (
+    post_logout_token,
+    refusals,
+    session_alive,
+    sid_of,
+    signed_in,
+)
 
 ADMIN_SUB = "301234567890123456"
 SKEW = 120
@@ -30,11 +37,18 @@ def test_replay_marker_lives_until_exp_plus_the_clock_skew(start_app, client, op
 
 
 @pytest.mark.parametrize(
-    "claims", [{"sid": 42}, {"sid": ["x"]}, {"sub": 301234567890123456, "sid": None}]
+    ("claims", "reason"),
+    [
+        ({"sid": 42}, "sid is not a string"),
+        ({"sid": ["x"]}, "sid is not a string"),
+        ({"sub": 301234567890123456, "sid": None}, "sub is not a string"),
+    ],
 )
-def test_non_string_sid_or_sub_is_refused(app, client, op, tmp_path, claims):
-    cookie, _ = signed_in(app)
+def test_non_string_sid_or_sub_is_refused(app, client, op, tmp_path, caplog, claims, reason):
+    caplog.set_level(logging.INFO, logger="zitadel_bff")
+    cookie = signed_in(app)
     base = {"sub": ADMIN_SUB, "sid": sid_of(app, cookie, tmp_path)}
     resp = post_logout_token(client, app, op.logout_token(**{**base, **claims}))
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_logout_token"
+    assert refusals(caplog) == [f"logout token rejected: {reason}"]
     assert session_alive(app, cookie)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import logging
 
 import pytest
 
@@ -10,16 +10,19 @@ from tests.conftest import TEST_SECRET, browser_client
 from tests.support.flows import FlowResult, csrf_token, follow, login, logout, query_of
 from tests.support.op import CLIENT_ID
 from tests.support.records import read_session
+from tests.support.times import FromNow, resolve
 
 ADMIN_SUB = "301234567890123456"
 
 
 def test_logout_ends_local_and_provider_sessions_and_revokes(app, client, op, tmp_path):
+    # The provider is shared by the whole run: count this test's session, not everyone's.
+    provider_sessions = op.sessions(ADMIN_SUB) + 1
     login(client, app.url)
     cookie = client.cookies.get("zbff_session")
     record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
-    provider_sessions = op.sessions(ADMIN_SUB)
-    assert provider_sessions >= 1 and op.token_active(record.refresh_token)
+    assert op.sessions(ADMIN_SUB) == provider_sessions
+    assert op.token_active(record.refresh_token)
 
     page = client.get(app.url + "/profile")
     resp = client.post(app.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)})
@@ -77,12 +80,13 @@ def test_logout_helper_journey(app, client, op):
 # Back-channel logout ---------------------------------------------------------------------
 
 
-def signed_in(app) -> tuple[str, str]:
-    """Sign a fresh browser in; return (its cookie, its provider sid)."""
+def signed_in(app) -> str:
+    """Sign a fresh browser in; return its session cookie."""
     with browser_client() as browser:
         login(browser, app.url)
         cookie = browser.cookies.get("zbff_session")
-    return cookie, ""
+    assert cookie
+    return cookie
 
 
 def session_alive(app, cookie: str) -> bool:
@@ -105,9 +109,17 @@ def post_logout_token(client, app, token: str):
     )
 
 
+def refusals(caplog) -> list[str]:
+    """Why the app refused logout tokens: its log lines say "... -> invalid_logout_token: why"."""
+    marker = "-> invalid_logout_token: "
+    return [
+        r.getMessage().split(marker, 1)[1] for r in caplog.records if marker in r.getMessage()
+    ]
+
+
 def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_path):
-    first, _ = signed_in(app)
-    second, _ = signed_in(app)
+    first = signed_in(app)
+    second = signed_in(app)
     sid = sid_of(app, first, tmp_path)
     resp = post_logout_token(client, app, op.logout_token(sub=ADMIN_SUB, sid=sid))
     assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
@@ -116,48 +128,59 @@ def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_p
 
 
 def test_backchannel_logout_by_sub_ends_every_session_of_the_user(app, client, op):
-    first, _ = signed_in(app)
-    second, _ = signed_in(app)
+    first = signed_in(app)
+    second = signed_in(app)
     resp = post_logout_token(client, app, op.logout_token(sub=ADMIN_SUB, sid=None))
     assert resp.status_code == 200
     assert not session_alive(app, first) and not session_alive(app, second)
 
 
 def test_provider_initiated_backchannel_logout(app, client, op, tmp_path):
-    cookie, _ = signed_in(app)
+    cookie = signed_in(app)
     sid = sid_of(app, cookie, tmp_path)
     status = op.control("POST", "backchannel", params={"sub": ADMIN_SUB, "sid": sid})["status"]
     assert status == 200
     assert not session_alive(app, cookie)
 
 
-NOW = int(time.time())
-
-
 @pytest.mark.parametrize(
-    "claims",
+    ("claims", "reason"),
     [
-        {"aud": "someone-else"},
-        {"iss": "https://evil.example"},
-        {"nonce": "n"},
-        {"events": None},
-        {"events": {"http://schemas.openid.net/event/other": {}}},
-        {"events": {"http://schemas.openid.net/event/backchannel-logout": "yes"}},
-        {"iat": None},
-        {"exp": NOW - 3600, "iat": NOW - 4000},
-        {"iat": NOW + 3600, "exp": NOW + 4000},
-        {"jti": None},
-        {"sid": None, "sub": None},
-        {"key": "rotated"},
-        {"typ": "at+jwt"},
+        ({"aud": "someone-else"}, "logout token rejected: wrong aud"),
+        ({"iss": "https://evil.example"}, "logout token rejected: wrong iss"),
+        ({"nonce": "n"}, "logout token rejected: nonce present"),
+        ({"events": None}, "logout token rejected: events claim wrong"),
+        (
+            {"events": {"http://schemas.openid.net/event/other": {}}},
+            "logout token rejected: events claim wrong",
+        ),
+        (
+            {"events": {"http://schemas.openid.net/event/backchannel-logout": "yes"}},
+            "logout token rejected: events claim wrong",
+        ),
+        ({"iat": None}, "logout token rejected: iat missing"),
+        (
+            {"exp": FromNow(-3600), "iat": FromNow(-4000)},
+            "logout token rejected: expired or exp missing",
+        ),
+        ({"iat": FromNow(3600), "exp": FromNow(4000)}, "logout token rejected: iat in the future"),
+        ({"jti": None}, "logout token rejected: jti missing"),
+        ({"sid": None, "sub": None}, "logout token rejected: neither sid nor sub"),
+        (
+            {"key": "rotated"},
+            "logout token rejected: signature does not verify with any provider key",
+        ),
+        ({"typ": "at+jwt"}, "logout token has an unexpected typ"),
     ],
 )
-def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, claims):
-    cookie, _ = signed_in(app)
+def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, caplog, claims, reason):
+    caplog.set_level(logging.INFO, logger="zitadel_bff")
+    cookie = signed_in(app)
     base = {"sub": ADMIN_SUB, "sid": sid_of(app, cookie, tmp_path)}
-    resp = post_logout_token(client, app, op.logout_token(**{**base, **claims}))
+    resp = post_logout_token(client, app, op.logout_token(**{**base, **resolve(claims)}))
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_logout_token"
+    assert refusals(caplog) == [reason]
     assert session_alive(app, cookie)
 
 
@@ -171,15 +194,17 @@ def test_malformed_backchannel_requests_are_refused(app, client, body):
     assert resp.status_code == 400
 
 
-def test_logout_token_replay_is_refused(app, client, op, tmp_path):
-    cookie, _ = signed_in(app)
+def test_logout_token_replay_is_refused(app, client, op, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="zitadel_bff")
+    cookie = signed_in(app)
     token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path))
     assert post_logout_token(client, app, token).status_code == 200
     assert post_logout_token(client, app, token).status_code == 400
+    assert refusals(caplog) == ["logout token replayed"]
 
 
 def test_logout_token_with_typ_logout_jwt_is_accepted(app, client, op, tmp_path):
-    cookie, _ = signed_in(app)
+    cookie = signed_in(app)
     token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path), typ="logout+jwt")
     assert post_logout_token(client, app, token).status_code == 200
     assert not session_alive(app, cookie)
