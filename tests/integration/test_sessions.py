@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.conftest import TEST_SECRET, browser_client
@@ -204,10 +206,62 @@ def test_not_found_page_and_json(app, client):
     assert api.status_code == 404 and api.json()["error"] == "not_found"
 
 
+# The provider's user "mallory" carries markup in every claim the profile shows.
+MALLORY_SUB = "301234567890123458"
+MALLORY_NAME = "<script>alert(1)</script>"
+MALLORY_GIVEN = '"><img src=x onerror=alert(1)>'
+MALLORY_FAMILY = "'><svg onload=alert(1)>"
+MALLORY_NOTE = "<b onmouseover=alert(1)>hi</b>"
+
+
+class PageScan(HTMLParser):
+    """The elements of a page, and its text with the element each piece of text is in."""
+
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                      "source", "track", "wbr"})
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[tuple[str, str]] = []
+        self._open: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag):]
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and self._open:
+            self.texts.append((self._open[-1], data.strip()))
+
+
 def test_claims_are_escaped(app, client, op):
-    login(client, app.url)
-    page = client.get(app.url + "/profile").text
-    assert "<script" not in page.split("<body", 1)[1].lower()
+    login(client, app.url, username="mallory")
+    resp = client.get(app.url + "/profile")
+    assert resp.status_code == 200
+    page = PageScan(resp.text)
+    # every value is shown, as text, where the profile shows it...
+    assert ("h1", MALLORY_NAME) in page.texts
+    assert ("dd", MALLORY_NAME) in page.texts
+    assert ("td", MALLORY_GIVEN) in page.texts and ("td", MALLORY_FAMILY) in page.texts
+    assert ("dd", MALLORY_NOTE) in page.texts
+    blocks = [json.loads(text) for tag, text in page.texts if tag == "pre"]
+    [raw_json] = [b for b in blocks if isinstance(b, dict) and "sub" in b]  # "Raw JSON"
+    assert raw_json["sub"] == MALLORY_SUB and raw_json["name"] == MALLORY_NAME
+    assert raw_json["given_name"] == MALLORY_GIVEN
+    # ...and none of it became markup: no element or attribute the claims could have made
+    assert not [e for e in page.elements if e[0] in {"script", "svg", "b"}]
+    assert not [e for e in page.elements if e[0] == "img" and e[1].get("src") == "x"]
+    assert not [(tag, a) for tag, attrs in page.elements for a in attrs if a.startswith("on")]
+    for raw in (MALLORY_NAME, MALLORY_GIVEN, MALLORY_FAMILY, MALLORY_NOTE, "<img src=x"):
+        assert raw not in resp.text
 
 
 def test_db_file_and_data_dir_are_created(start_app, tmp_path, client):

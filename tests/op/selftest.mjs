@@ -168,7 +168,7 @@ async function login(username, extra = {}, { expectForm = true } = {}) {
     check(/<label for="username">/.test(page.text) && /id="username" name="username"/.test(page.text), 'username input with label');
     check(page.text.includes(`value="${username}"`), 'username prefilled from login_hint');
     check(/<button type="submit">Continue<\/button>/.test(page.text), 'Continue button');
-    const bad = await req(action, { method: 'POST', form: { username: 'mallory' } });
+    const bad = await req(action, { method: 'POST', form: { username: 'nobody' } });
     check(bad.status === 400 && bad.text.includes('Unknown user'), 'unknown user re-renders with error', bad.status);
     const ok = await req(action, { method: 'POST', form: { username } });
     must(ok.status === 303, 'login POST redirects', ok.status);

@@ -91,6 +91,21 @@ const USERS = [
     roles: ['user'],
     metadata: {},
   },
+  {
+    // Markup in every claim the app displays: it must show it as text (the escaping tests).
+    // Unlisted, so the login page (and its screenshots) shows admin and alice only.
+    login: 'mallory',
+    listed: false,
+    sub: '301234567890123458',
+    name: '<script>alert(1)</script>',
+    given_name: '"><img src=x onerror=alert(1)>',
+    family_name: "'><svg onload=alert(1)>",
+    email: 'mallory@acme.localhost',
+    email_verified: false,
+    locale: 'en',
+    roles: ['user'],
+    metadata: { note: '<b onmouseover=alert(1)>hi</b>' },
+  },
 ];
 const usersBySub = new Map(USERS.map((u) => [u.sub, u]));
 function userByLogin(name) {
@@ -294,7 +309,7 @@ ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <input type="text" id="username" name="username" value="${esc(username)}" required autofocus autocapitalize="none" spellcheck="false">
 <button type="submit">Continue</button>
 </form>
-<p class="hint">No password is asked. Known users: ${USERS.map((u) => `<code>${esc(u.login)}</code>`).join(', ')}.</p>`);
+<p class="hint">No password is asked. Known users: ${USERS.filter((u) => u.listed !== false).map((u) => `<code>${esc(u.login)}</code>`).join(', ')}.</p>`);
 }
 
 // ---------------------------------------------------------------- interaction (login + automatic consent)
