@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from zitadel_bff.sessions import Keyring, SessionData, SQLiteStore
 from zitadel_bff.sessions.session import SESSION_NS
+
+
+def session_key(secret: str, session_id: str) -> str:
+    """The store key of the session whose cookie value is ``session_id``."""
+    return Keyring(secret).lookup_key(SESSION_NS, session_id)
 
 
 def read_session(db: Path, secret: str, session_id: str) -> SessionData | None:
@@ -23,3 +30,12 @@ def read_session(db: Path, secret: str, session_id: str) -> SessionData | None:
         return SessionData.from_json(keyring.open(entry.value, aad=key.encode()), entry.expires_at)
 
     return asyncio.run(read())
+
+
+def expire_record(db: Path, secret: str, session_id: str) -> None:
+    """Move the record's store expiry into the past, as if its time had run out."""
+    with closing(sqlite3.connect(db)) as con, con:
+        done = con.execute(
+            "UPDATE records SET expires_at = 0 WHERE key = ?", (session_key(secret, session_id),)
+        )
+        assert done.rowcount == 1, "no such session record"
