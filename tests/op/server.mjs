@@ -44,6 +44,7 @@ const REDIRECT_URIS = envList('OP_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/ca
 const POST_LOGOUT_REDIRECT_URIS = envList('OP_POST_LOGOUT_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/logout/callback');
 const BACKCHANNEL_LOGOUT_URI = envStr('OP_BACKCHANNEL_LOGOUT_URI', 'http://127.0.0.1:3000/auth/backchannel-logout');
 const ACCESS_TOKEN_TTL = envInt('OP_ACCESS_TOKEN_TTL', 43200);
+let accessTokenTtl = ACCESS_TOKEN_TTL; // POST /__test__/access-token-ttl changes it at run time
 const ID_TOKEN_TTL = envInt('OP_ID_TOKEN_TTL', 43200);
 const REFRESH_TOKEN_TTL = envInt('OP_REFRESH_TOKEN_TTL', 2592000);
 const SESSION_TTL = envInt('OP_SESSION_TTL', 86400);
@@ -490,7 +491,7 @@ function buildProvider(keyName) {
     expiresWithSession: async (ctx, code) => !hasOffline(code.scopes),
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: ACCESS_TOKEN_TTL,
+      AccessToken: () => accessTokenTtl,
       IdToken: ID_TOKEN_TTL,
       RefreshToken: REFRESH_TOKEN_TTL,
       Session: SESSION_TTL,
@@ -744,6 +745,14 @@ async function testRoutes(ctx, next) {
       const sub = q.sub ?? body.sub;
       const sid = q.sid ?? body.sid;
       return json(ctx, 200, await sendBackchannel(sub, sid));
+    }
+    case 'POST /__test__/access-token-ttl': {
+      // lifetime of the access tokens issued from now on (tests: short at sign-in, long after)
+      const seconds = Number.parseInt(q.seconds, 10);
+      if (!Number.isFinite(seconds) || seconds < 1) return json(ctx, 400, { error: 'seconds must be a positive integer' });
+      const previous = accessTokenTtl;
+      accessTokenTtl = seconds;
+      return json(ctx, 200, { seconds, previous });
     }
     case 'POST /__test__/rotate-keys': {
       current = q.back === '1' || q.back === 'true' ? 'primary' : 'rotated';

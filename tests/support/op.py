@@ -6,7 +6,8 @@ import os
 import socket
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,12 @@ class OPProcess:
 
     def rotate_keys(self, back: bool = False) -> None:
         self.control("POST", "rotate-keys", params={"back": "1"} if back else {})
+
+    @contextmanager
+    def access_token_ttl(self, seconds: int) -> Iterator[None]:
+        """Access tokens issued inside the block live ``seconds``; the old lifetime after it."""
+        previous = self.control("POST", "access-token-ttl", params={"seconds": seconds})["previous"]
+        try:
+            yield
+        finally:
+            self.control("POST", "access-token-ttl", params={"seconds": previous})
