@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.browser import Watch, sign_in, sign_in_at_provider, sign_out
+from tests.e2e.browser import TIMEOUT_MS, Watch, sign_in, sign_in_at_provider, sign_out
 from tests.support.op import OPProcess
 from tests.support.server import ThreadedServer
+from tests.support.times import MovableClock
 
 pytestmark = pytest.mark.e2e
 
@@ -134,16 +135,30 @@ def test_refresh_keeps_the_user_signed_in_until_revoked(
 
 def test_idle_timeout_asks_to_sign_in_again(page: Page, app: ThreadedServer) -> None:
     sessions = asgi_app(app).state.zitadel_auth.sessions
+    clock = sessions.clock = MovableClock()
     sign_in(page, app.url, "alice")
-    sessions.idle_timeout, sessions.touch_interval = 1.5, 0.2
-    for _ in range(3):  # activity keeps the session alive past the idle timeout (sliding)
-        time.sleep(0.7)
-        page.goto(app.url + "/profile")
-        expect(page.locator("#sub")).to_have_text(ALICE_SUB)
-    time.sleep(1.8)
     page.goto(app.url + "/profile")
-    expect(page).to_have_url(login_url(app.url))
+    expect(page.locator("#sub")).to_have_text(ALICE_SUB)
+    # Idle for longer than the timeout, without waiting for it: the app's clock moves on.
+    # (Sliding expiry is checked in tests/integration/test_sessions.py.)
+    clock.set(clock() + sessions.idle_timeout)
+    page.goto(app.url + "/profile")
+    expect(page).to_have_url(app.url + "/auth/login?returnTo=%2Fprofile&error=session_expired")
     expect(page.get_by_role("alert")).to_contain_text("Your session has expired")
+    page.goto(app.url + "/profile")  # told once; the cookie is gone
+    expect(page).to_have_url(app.url + "/auth/login?returnTo=%2Fprofile")
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_markup_in_claims_is_shown_as_text(page: Page, app: ThreadedServer) -> None:
+    """The provider's user "mallory" has markup in the claims the profile shows."""
+    sign_in(page, app.url, "mallory")
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text("<script>alert(1)</script>")
+    expect(main.locator("table.claims")).to_contain_text('"><img src=x onerror=alert(1)>')
+    expect(main.locator(".metadata")).to_have_text("note <b onmouseover=alert(1)>hi</b>")
+    # none of it became elements (and the watch saw no CSP violation or failed image)
+    expect(page.locator("script, svg, b, img[src='x']")).to_have_count(0)
 
 
 def tab_to(page: Page, name: str, limit: int = 20) -> None:
@@ -199,17 +214,21 @@ def test_the_watch_sees_a_csp_violation(
     """The page checks are live: an inline style on an app page is reported (and blocked)."""
     watch = Watch(app_ports)
     ctx = browser.new_context()
+    ctx.set_default_timeout(TIMEOUT_MS)
     try:
         watch.attach(ctx)
         page = ctx.new_page()
         page.goto(app.url + "/")
-        page.evaluate("""() => {
-            const style = document.createElement('style');
-            style.textContent = 'body { display: none }';
-            document.head.append(style);
-        }""")
+        assert watch.problems == []
+        # The report arrives as a console message some time after the insertion: wait for it.
+        # The watch's own listener was attached first, so it has seen the message by then.
+        with ctx.expect_console_message(lambda m: "CSP violation: style-src" in m.text):
+            page.evaluate("""() => {
+                const style = document.createElement('style');
+                style.textContent = 'body { display: none }';
+                document.head.append(style);
+            }""")
         expect(page.get_by_role("heading", level=1)).to_be_visible()  # the style was refused
-        page.wait_for_timeout(200)
     finally:
         ctx.close()
-    assert any("CSP violation: style-src" in p for p in watch.problems), watch.problems
+    assert [p for p in watch.problems if "CSP violation: style-src" in p], watch.problems
