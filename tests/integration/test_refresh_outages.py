@@ -58,8 +58,14 @@ class SignedUserinfo(httpx.AsyncBaseTransport):
 
 @contextmanager
 def app_clock_ahead(server: ThreadedServer, seconds: float) -> Iterator[None]:
+    """Inside the block the app's session clock stands still, ``seconds`` ahead of real time.
+
+    Standing still, so that what the test checks within the block (e.g. a back-off that lasts
+    one second) cannot run out while a loaded machine is slow between two requests.
+    """
     sessions = server.app.state.zitadel_auth.sessions
-    sessions.clock = lambda: time.time() + seconds
+    at = time.time() + seconds
+    sessions.clock = lambda: at
     try:
         yield
     finally:
