@@ -61,7 +61,8 @@ def test_module_routes_keep_their_csrf_and_origin_checks(host_app) -> None:
         assert client.post(host_app.url + "/auth/logout").status_code == 403  # no token
         signin = client.post(host_app.url + "/auth/signin", data={"csrf_token": "forged"})
         assert signin.status_code == 403
-        assert client.get(host_app.url + "/auth/session", headers=JSON).json()["authenticated"]
+        session = client.get(host_app.url + "/auth/session", headers=JSON).json()
+        assert session["authenticated"] is True
         ok = client.post(host_app.url + "/auth/logout", data={"csrf_token": token})
         assert ok.status_code == 303
 
@@ -90,7 +91,7 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app) -> None:
         stale = client.post(host_app.url + "/auth/logout", data={"csrf_token": before})
         assert stale.status_code == 403
         session = client.get(host_app.url + "/auth/session", headers=JSON).json()
-        assert session["authenticated"] and session["csrf_token"] != before
+        assert session["authenticated"] is True and session["csrf_token"] != before
         ok = client.post(host_app.url + "/auth/logout", data={"csrf_token": session["csrf_token"]})
         assert ok.status_code == 303
 
