@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -84,12 +88,20 @@ async def test_get_returns_the_expiry(store):
     assert entry.expires_at == pytest.approx(expires_at, abs=0.002)  # Redis keeps ms
 
 
+def expire_now() -> float:
+    """An expiry already past: a record moved there is expired at once, in every store
+    (Redis deletes a key whose PEXPIREAT is in the past), so no test waits for time to pass."""
+    return time.time() - 1
+
+
 async def test_expired_records_are_never_returned(store):
-    await store.set("s:a", b"v", time.time() + 0.3)
+    await store.set("s:a", b"v", later())
     assert await value(store, "s:a") == b"v"
-    await asyncio.sleep(0.4)
+    assert await store.touch("s:a", expire_now()) is True
     assert await store.get("s:a") is None
     assert await store.pop("s:a") is None
+    assert await store.update("s:a", b"w") is False
+    assert await store.touch("s:a", later()) is False
 
 
 async def test_update_keeps_the_expiry_and_the_tags(store):
@@ -104,17 +116,16 @@ async def test_update_keeps_the_expiry_and_the_tags(store):
 
 async def test_update_never_brings_an_ended_record_back(store):
     assert await store.update("s:gone", b"v") is False
-    await store.set("s:a", b"v", time.time() + 0.2)
+    await store.set("s:a", b"v", later())
     await store.delete("s:a")
     assert await store.update("s:a", b"v") is False
     assert await store.get("s:a") is None
 
 
 async def test_touch_moves_the_expiry_and_keeps_the_value_and_tags(store):
-    await store.set("s:a", b"v", time.time() + 0.3, ["sub:u"])
-    expires_at = later()
+    await store.set("s:a", b"v", later(10), ["sub:u"])
+    expires_at = later(120)
     assert await store.touch("s:a", expires_at) is True
-    await asyncio.sleep(0.4)  # past the first expiry
     entry = await store.get("s:a")
     assert entry is not None and entry.value == b"v"
     assert entry.expires_at == pytest.approx(expires_at, abs=0.002)
@@ -135,9 +146,10 @@ async def test_add_detects_replays(store):
 
 
 async def test_add_after_expiry_is_new_again(store):
-    assert await store.add("j:1", time.time() + 0.2) is True
-    await asyncio.sleep(0.3)
     assert await store.add("j:1", later()) is True
+    assert await store.touch("j:1", expire_now()) is True
+    assert await store.add("j:1", later()) is True
+    assert await store.add("j:1", later()) is False
 
 
 async def test_tags_index_records(store):
@@ -163,10 +175,11 @@ async def test_replacing_a_record_replaces_its_tags(store):
 async def test_count_and_purge(store):
     for i in range(5):
         await store.set(f"s:{i}", b"v", later(), [f"sub:{i}"])
-    await store.set("s:old", b"v", time.time() + 0.2, ["sub:old"])
+    await store.set("s:old", b"v", later(), ["sub:old"])
     await store.set("t:1", b"v", later())
     assert await store.count("s:") == 6
-    await asyncio.sleep(0.3)
+    assert await store.touch("s:old", expire_now()) is True
+    assert await store.count("s:") == 5
     await store.purge_expired()
     assert await store.count("s:") == 5
     assert await store.delete_tagged("sub:old") == 0
@@ -373,14 +386,31 @@ def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path, name, 
         SQLiteStore(tmp_path / name)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_sqlite_in_a_read_only_directory_says_permission_denied(tmp_path):
-    tmp_path.chmod(0o500)
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+OPEN_STORE = (
+    "import sys; from zitadel_bff.sessions.stores import SQLiteStore; SQLiteStore(sys.argv[1])"
+)
+
+
+def test_sqlite_in_a_read_only_directory_says_permission_denied():
+    """Root writes anywhere, so the store is opened by an unprivileged user (nobody)."""
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv to drop privileges")
+    parent = Path(tempfile.mkdtemp())
+    parent.chmod(0o555)  # anyone may enter and read, nobody but root may write
     try:
-        with pytest.raises(StoreUnavailable, match=r"sessions\.db: permission denied$"):
-            SQLiteStore(tmp_path / "sessions.db")
+        command = [*(UNPRIVILEGED if os.geteuid() == 0 else []), sys.executable, "-c",
+                   OPEN_STORE, str(parent / "sessions.db")]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last == (
+            "zitadel_bff.errors.StoreUnavailable: cannot open SQLite database "
+            f"{parent / 'sessions.db'}: permission denied"
+        )
     finally:
-        tmp_path.chmod(0o700)
+        parent.chmod(0o700)
+        shutil.rmtree(parent)
 
 
 @pytest.mark.parametrize("url", ["sqlite://x.db", "sqlite:///", "sqlite://"])

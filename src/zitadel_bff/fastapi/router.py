@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,7 +97,7 @@ def build_router() -> APIRouter:  # noqa: C901 - a flat list of small route func
                 "verifier": req.code_verifier,
                 "return_to": target,
                 "browser": auth.keyring.lookup_key(BROWSER_NS, browser_id),
-                "started": time.time(),
+                "started": auth.sessions.clock(),
             },
             LOGIN_TX_TTL,
         )
@@ -260,7 +259,11 @@ async def _complete_login(request: Request) -> Response:
         raise UserinfoMismatch("userinfo refused the new access token") from exc
     sid = tokens.id_claims.get("sid")
     data = SessionData.from_tokens(
-        tokens, sub=sub, claims=claims, sid=sid if isinstance(sid, str) else None, now=time.time()
+        tokens,
+        sub=sub,
+        claims=claims,
+        sid=sid if isinstance(sid, str) else None,
+        now=auth.sessions.clock(),
     )
     if state_cookie.session_id:
         await auth.sessions.delete(state_cookie.session_id)
