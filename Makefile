@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-OP_STAMP := tests/op/node_modules/.package-lock.json
+OP_STAMP := devtools/op/node_modules/.package-lock.json
 
 .PHONY: install demo run test lint bench screenshots clean
 
@@ -17,11 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(OP_STAMP): tests/op/package.json tests/op/package-lock.json
-	cd tests/op && npm ci --no-audit --no-fund --loglevel=error
+$(OP_STAMP): devtools/op/package.json devtools/op/package-lock.json
+	cd devtools/op && npm ci --no-audit --no-fund --loglevel=error
 
 demo: install  ## the app with a local ZITADEL-shaped provider (no account needed)
-	$(PY) scripts/demo.py
+	$(PY) -m devtools.demo
 
 run: install  ## the app against the ZITADEL instance configured in .env
 	$(VENV)/bin/zitadel-bff serve
@@ -30,7 +30,7 @@ test: install  ## every test: unit, integration (real provider, SQLite, Redis), 
 	$(PY) -m pytest --cov=zitadel_bff --cov-branch --cov-report=term:skip-covered --cov-fail-under=85
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff check src tests bench devtools
 	$(VENV)/bin/mypy
 
 bench: install  ## performance benchmarks (wrk), see docs/PERFORMANCE.md
@@ -40,4 +40,4 @@ screenshots: install  ## regenerate docs/screenshots/ in Chromium
 	$(PY) -m tests.e2e.screenshots
 
 clean:
-	rm -rf $(VENV) tests/op/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) devtools/op/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from zitadel_bff.app import assets
-from zitadel_bff.app.static import MemoryStaticFiles
+from zitadel_bff.auth import assets
 from zitadel_bff.oidc.claims import UserProfile
+from zitadel_bff.web.static import MemoryStaticFiles
 
 __all__ = ["build_app", "uvicorn_settings"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from tests.support.flows import login
+from devtools.flows import login
 
 from .servers import SESSION_COOKIE, AppProcess, OPProcess, rss_mb
 from .wrk import WrkResult, run_wrk

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # tests/support is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from tests.support.op import (  # noqa: E402
+from devtools.provider import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
     OPProcess,

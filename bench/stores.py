@@ -36,8 +36,7 @@ from typing import Any
 
 import uvloop
 
-from zitadel_bff.sessions.crypto import Keyring
-from zitadel_bff.sessions.session import SESSION_ID_BYTES, SessionData, SessionManager
+from zitadel_bff.sessions import SESSION_ID_BYTES, Keyring, SessionData, SessionManager
 from zitadel_bff.sessions.stores import MemoryStore, SQLiteStore, Store
 from zitadel_bff.sessions.stores.sqlite import SCHEMA
 

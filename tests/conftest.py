@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from devtools.provider import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port
 
-from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port
 from tests.support.server import ThreadedServer
 from zitadel_bff.app import create_app
 from zitadel_bff.config import Settings, load_settings

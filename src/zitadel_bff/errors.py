@@ -1,7 +1,8 @@
 """The exceptions zitadel-bff raises, one class per failure a caller can act on.
 
-Every exception carries a ``code``: a short, stable identifier that keys the user-facing message
-(see ``zitadel_bff.app.messages``) and the JSON error body. Messages never contain tokens.
+Every exception class has its own ``code``: a short, stable identifier that keys the user-facing
+message (``zitadel_bff.auth.messages``) and the JSON error body; a class per code, so raising a
+class says what the user will read. Messages never contain tokens.
 
     BFFError
     ├── ConfigError                 the configuration is invalid (raised at start)
@@ -11,7 +12,8 @@ Every exception carries a ``code``: a short, stable identifier that keys the use
     ├── AccessTokenRefused          the provider refused a session's access token (401)
     ├── StoreUnavailable            the session store cannot be reached         (503)
     ├── LoginError                  a sign-in attempt failed                   (-> /auth/error)
-    │   ├── InvalidCallback         malformed callback, unknown or replayed state
+    │   ├── InvalidCallback         unknown, expired, replayed or foreign state
+    │   ├── MalformedCallback       callback parameters missing or too long, wrong iss
     │   ├── ProviderDenied          the provider answered ?error=...
     │   ├── TokenExchangeFailed     the token endpoint refused the code
     │   ├── InvalidIDToken          the ID token failed validation
@@ -38,6 +40,7 @@ __all__ = [
     "InvalidIDToken",
     "InvalidLogoutToken",
     "LoginError",
+    "MalformedCallback",
     "NotAuthenticated",
     "ProviderDenied",
     "ProviderError",
@@ -57,10 +60,8 @@ class BFFError(Exception):
     code = "internal_error"
     status = 500
 
-    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)
-        if code is not None:
-            self.code = code
 
 
 class ConfigError(BFFError):
@@ -113,9 +114,15 @@ class LoginError(BFFError):
 
 
 class InvalidCallback(LoginError):
-    """The callback was malformed, or its state is unknown, expired or already used."""
+    """The callback's state is unknown, expired, already used, or from another browser."""
 
     code = "invalid_state"
+
+
+class MalformedCallback(LoginError):
+    """The callback lacked its parameters, carried oversized ones, or named another issuer."""
+
+    code = "invalid_request"
 
 
 class ProviderDenied(LoginError):

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devtools.provider import OPProcess, free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import settings_for
@@ -31,7 +32,6 @@ from tests.e2e.browser import (
     sign_in_at_provider,
     sign_out,
 )
-from tests.support.op import OPProcess, free_port
 from tests.support.server import ThreadedServer
 from zitadel_bff.app import create_app
 

@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 import pytest
+from devtools.provider import OPProcess
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser import TIMEOUT_MS, Watch, sign_in, sign_in_at_provider, sign_out
-from tests.support.op import OPProcess
 from tests.support.server import ThreadedServer
 from tests.support.times import MovableClock
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from devtools.flows import login, logout
+from devtools.provider import CLIENT_ID, CLIENT_SECRET
 
 from tests.conftest import TEST_SECRET, browser_client
-from tests.support.flows import login, logout
-from tests.support.op import CLIENT_ID, CLIENT_SECRET
 
 BIN = Path(sys.executable).parent / "zitadel-bff"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from devtools.flows import login
 from fastapi import Depends, FastAPI
 
 from tests.conftest import browser_client, settings_for
-from tests.support.flows import login
 from tests.support.server import ThreadedServer
 from zitadel_bff import CurrentUser, ZitadelAuth, guard, public, require_roles
 

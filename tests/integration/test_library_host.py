@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from devtools.flows import csrf_token, login
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from tests.conftest import browser_client, settings_for
-from tests.support.flows import csrf_token, login
 from tests.support.server import ThreadedServer
 from zitadel_bff import OptionalUser, ZitadelAuth
 

@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from devtools.flows import FlowResult, csrf_token, follow, form_token, login, query_of
+from devtools.provider import CLIENT_ID
 
 from tests.conftest import browser_client
 from tests.support.faults import Unreachable, provider_transport
-from tests.support.flows import FlowResult, csrf_token, follow, form_token, login, query_of
-from tests.support.op import CLIENT_ID
 from tests.support.server import ThreadedServer
 
 ADMIN_SUB = "301234567890123456"
@@ -256,7 +256,7 @@ def test_keys_rotated_at_the_provider_are_fetched(app, op):
 
 
 def test_provider_unreachable_at_signin_is_a_503_page(start_app, client):
-    from tests.support.op import free_port
+    from devtools.provider import free_port
 
     app = start_app(issuer=f"http://127.0.0.1:{free_port()}", zitadel_timeout=2)
     token = csrf_token(client.get(f"{app.url}/auth/login").text)
@@ -279,7 +279,7 @@ def test_discovery_issuer_mismatch_is_refused(start_app, client, op):
 
 
 def test_public_client_uses_pkce_without_secret(start_app, op):
-    from tests.support.op import OPProcess, free_port
+    from devtools.provider import OPProcess, free_port
 
     port = free_port()
     public_op = OPProcess(port=free_port(), app_ports=[port], env={"OP_CLIENT_SECRET": ""}).start()

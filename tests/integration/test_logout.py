@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from devtools.flows import FlowResult, csrf_token, follow, login, logout, query_of
+from devtools.provider import CLIENT_ID
 
 from tests.conftest import TEST_SECRET, browser_client
-from tests.support.flows import FlowResult, csrf_token, follow, login, logout, query_of
-from tests.support.op import CLIENT_ID
 from tests.support.records import read_session
 from tests.support.times import FromNow, resolve
 

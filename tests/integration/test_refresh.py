@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from devtools.flows import login
 
 from tests.conftest import TEST_SECRET, browser_client
 from tests.support.faults import burst
-from tests.support.flows import login
 from tests.support.records import read_session
 
 ADMIN_SUB = "301234567890123456"

@@ -12,16 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+from devtools.flows import login
+from devtools.provider import OP_DIR
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import TEST_SECRET, browser_client
 from tests.support.faults import burst, provider_transport
-from tests.support.flows import login
-from tests.support.op import OP_DIR
 from tests.support.records import read_session
 from tests.support.server import ThreadedServer
-from zitadel_bff.sessions.session import BACKOFF_FIRST
+from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
 ADMIN_SUB = "301234567890123456"
 JSON = {"accept": "application/json"}

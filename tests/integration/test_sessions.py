@@ -8,13 +8,14 @@ from contextlib import closing
 from html.parser import HTMLParser
 from pathlib import Path
 
+from devtools.flows import login
+
 from tests.conftest import TEST_SECRET, browser_client
-from tests.support.flows import login
 from tests.support.records import expire_record, read_session
 from tests.support.server import ThreadedServer
 from tests.support.times import MovableClock
 from zitadel_bff.sessions import SessionData
-from zitadel_bff.sessions.session import MAX_TOUCH_INTERVAL
+from zitadel_bff.sessions.manager import MAX_TOUCH_INTERVAL
 
 ADMIN_SUB = "301234567890123456"
 EXPIRED = "/auth/login?returnTo=%2Fprofile&error=session_expired"

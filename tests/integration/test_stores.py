@@ -340,7 +340,7 @@ async def test_sqlite_purge_works_in_batches(tmp_path):
 
 
 async def test_unreachable_redis_raises_store_unavailable():
-    from tests.support.op import free_port
+    from devtools.provider import free_port
 
     store = store_from_url(f"redis://127.0.0.1:{free_port()}/0")
     try:
@@ -427,8 +427,8 @@ def test_unknown_scheme():
 
 
 def test_app_with_unreachable_redis_shows_503_pages(start_app, client):
-    from tests.support.flows import csrf_token
-    from tests.support.op import free_port
+    from devtools.flows import csrf_token
+    from devtools.provider import free_port
 
     app = start_app(session_store=f"redis://127.0.0.1:{free_port()}/0")
     assert client.get(app.url + "/readyz").status_code == 503

@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from zitadel_bff.sessions import Keyring, SessionData, SQLiteStore
-from zitadel_bff.sessions.session import SESSION_NS
+from zitadel_bff.sessions.manager import SESSION_NS
 
 
 def session_key(secret: str, session_id: str) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.op import free_port, stop_process
+from devtools.provider import free_port, stop_process
 
 START_TIMEOUT = 10.0
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zitadel_bff.sessions.cookies import (
-    SCOPE_KEY,
-    CookiePolicy,
-    RequestAuth,
-    SessionCookieMiddleware,
-    parse_cookie_header,
-)
+from zitadel_bff.web import parse_cookie_header
 
 NAMES = {"zbff_session": "session", "zbff_browser": "browser", "zbff_logout": "logout"}
 SESSION = "k3Jd8s-_0aZ" * 4
@@ -62,20 +56,3 @@ def test_first_well_formed_value_wins() -> None:
 def test_names_are_exact() -> None:
     header = f"ZBFF_SESSION={SESSION}; xzbff_session={SESSION}; zbff_session_x={SESSION}"
     assert parse_cookie_header(header, NAMES) == {}
-
-
-async def test_middleware_reads_ours_among_junk_across_cookie_headers() -> None:
-    seen: list[RequestAuth] = []
-
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        seen.append(scope[SCOPE_KEY])
-
-    middleware = SessionCookieMiddleware(app, policy=CookiePolicy(secure=False, session_max_age=60))
-    headers = [
-        (b"cookie", b'prefs={"theme":"dark"}; consent=yes please'),
-        (b"cookie", f'ga="GA1.1; zbff_session={SESSION}; a=b\\c'.encode()),
-        (b"cookie", f"zbff_browser={BROWSER}; zbff_session=other".encode()),
-    ]
-    await middleware({"type": "http", "headers": headers}, None, None)  # type: ignore[arg-type]
-    assert seen[0].session_id == SESSION
-    assert seen[0].browser_id == BROWSER

@@ -1,8 +1,8 @@
 import pytest
 
 from zitadel_bff.errors import CSRFError
-from zitadel_bff.security.csrf import check_origin, check_token
-from zitadel_bff.sessions.crypto import Keyring, SealError
+from zitadel_bff.sessions.sealing import Keyring, SealError
+from zitadel_bff.web.csrf import check_origin, check_token
 
 SECRET = "s" * 40
 
@@ -76,7 +76,7 @@ def test_origin_check(origin, site, ok):
 
 
 def test_cookie_policy_names_and_flags():
-    from zitadel_bff.sessions.cookies import CookiePolicy
+    from zitadel_bff.web import CookiePolicy
 
     https = CookiePolicy(secure=True, session_max_age=100)
     assert https.name("session") == "__Host-zbff_session"

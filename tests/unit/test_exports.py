@@ -7,8 +7,9 @@ MODULES = [
     "zitadel_bff.oidc",
     "zitadel_bff.sessions",
     "zitadel_bff.sessions.stores",
-    "zitadel_bff.security",
-    "zitadel_bff.fastapi",
+    "zitadel_bff.web",
+    "zitadel_bff.auth",
+    "zitadel_bff.app",
     "zitadel_bff.errors",
     "zitadel_bff.config",
 ]

@@ -1,6 +1,6 @@
 import pytest
 
-from zitadel_bff.security.redirects import safe_return_to
+from zitadel_bff.web.redirects import safe_return_to
 
 DEFAULT = "/profile"
 

@@ -22,7 +22,7 @@ from zitadel_bff.errors import (
     TokenExchangeFailed,
 )
 from zitadel_bff.sessions import Keyring, MemoryStore, SessionData, SessionManager
-from zitadel_bff.sessions.session import BACKOFF_FIRST
+from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
 SECRET = "unit-test-session-secret-0123456789-abcdef"
 T0 = 1_800_000_000.0

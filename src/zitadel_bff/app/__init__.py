@@ -1,5 +1,6 @@
-"""The web application built on the auth module."""
+"""The demo web application built on the auth module, and the ``zitadel-bff`` command."""
 
+from .cli import configure_logging, main
 from .factory import create_app
 
-__all__ = ["create_app"]
+__all__ = ["configure_logging", "create_app", "main"]

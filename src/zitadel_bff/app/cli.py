@@ -10,13 +10,12 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..config import Settings, load_settings
-from ..errors import BFFError, ConfigError, StoreUnavailable
+from .. import BFFError, ConfigError, Settings, StoreUnavailable, ZitadelAuth, load_settings
 
 if TYPE_CHECKING:
-    from ..sessions import Store
+    from .. import Store
 
-__all__ = ["main"]
+__all__ = ["configure_logging", "main"]
 
 ENV_FILE = ".env"
 SECRET_BYTES = 48
@@ -36,7 +35,8 @@ class RedactQueryFilter(logging.Filter):
         return True
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
+    """Logging for the entry points (serve, the demo): one line per record, no secrets."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(RedactQueryFilter())
     # Authlib logs request details (including the PKCE verifier) at DEBUG: keep it quieter.
@@ -46,7 +46,7 @@ def _configure_logging(level: str) -> None:
 
 def _open_store(settings: Settings) -> Store | None:
     """Open SESSION_STORE, or say in one line why it cannot be opened and return None."""
-    from ..sessions import store_from_url
+    from .. import store_from_url
 
     try:
         return store_from_url(settings.session_store)
@@ -70,20 +70,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=args.access_log,
         server_header=False,
-        log_config=None,  # keep _configure_logging's set-up, with its query-string redaction
+        log_config=None,  # keep configure_logging's set-up, with its query-string redaction
     )
     return 0
 
 
 async def _check(settings: Settings) -> int:
-    from ..oidc.client import OIDCClient
-
-    client = OIDCClient.from_settings(settings)
+    auth = ZitadelAuth(settings)
     try:
-        meta = await client.metadata()
-        keys = await client.validator.jwks.key_set()
+        meta = await auth.oidc.metadata()
+        keys = await auth.oidc.signing_keys()
     finally:
-        await client.aclose()
+        await auth.shutdown()
     confidential = bool(settings.zitadel_client_secret.get_secret_value())
     kind = "confidential (client_secret_basic)" if confidential else "public (PKCE, none)"
     print("configuration OK")
@@ -95,7 +93,7 @@ async def _check(settings: Settings) -> int:
         ("scopes", settings.zitadel_scopes),
         ("session store", settings.session_store.split("@")[-1]),
         ("cookies", "Secure, __Host-" if settings.secure_cookies else "not Secure (http)"),
-        ("signing keys", str(len(keys.keys))),
+        ("signing keys", str(keys)),
         ("end_session", meta.end_session_endpoint or "not offered"),
         ("revocation", meta.revocation_endpoint or "not offered"),
     ]:
@@ -104,14 +102,8 @@ async def _check(settings: Settings) -> int:
 
 
 async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) -> int:
-    from ..oidc.client import OIDCClient
-    from ..sessions import Keyring, SessionManager
-
-    oidc = OIDCClient.from_settings(settings)
-    manager = SessionManager(
-        store=store, keyring=Keyring(settings.session_secret.get_secret_value()), refresher=oidc,
-        idle_timeout=settings.session_duration, max_lifetime=settings.session_max_lifetime,
-    )
+    auth = ZitadelAuth(settings, store=store)
+    manager = auth.open_sessions()
     try:
         if args.action == "count":
             print(await manager.count())
@@ -120,8 +112,7 @@ async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) 
         else:
             print(f"revoked {await manager.end_by_sub(args.sub)} session(s)")
     finally:
-        await store.close()
-        await oidc.aclose()
+        await auth.shutdown()
     return 0
 
 
@@ -154,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"zitadel-bff: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     try:
         if args.command == "check":
             return asyncio.run(_check(settings))

@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import Depends, FastAPI
 
-from ..config import Settings
-from ..fastapi import ZitadelAuth, guard
-from ..sessions.stores import Store
+from .. import Settings, Store, ZitadelAuth, guard
+from .pages import TEMPLATES_DIR
 from .pages import router as pages_router
 
 __all__ = ["create_app"]
@@ -23,7 +22,8 @@ def create_app(
     store: Store | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    auth = ZitadelAuth(settings, store=store, transport=transport)
+    """The demo app: the landing, profile and admin pages on the auth module, deny by default."""
+    auth = ZitadelAuth(settings, templates_dir=TEMPLATES_DIR, store=store, transport=transport)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +42,7 @@ def create_app(
         openapi_url=None,
     )
     # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
-    # the fifteen /auth routes.
+    # the module's routes.
     app.include_router(pages_router)
     auth.install(app, error_pages=True)
     return app

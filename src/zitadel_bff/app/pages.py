@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from ..fastapi import CurrentSession, OptionalUser, public, render, require_roles
-from ..oidc.claims import UserProfile
+from .. import CurrentSession, OptionalUser, UserProfile, public, render, require_roles
 
-__all__ = ["router"]
+__all__ = ["TEMPLATES_DIR", "router"]
+
+#: The demo pages' templates; they extend the module's base.html.
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 router = APIRouter()
 
@@ -18,12 +21,12 @@ router = APIRouter()
 @router.get("/")
 @public
 async def landing(request: Request, user: OptionalUser) -> Response:
-    return render(request, "index.html", user=user)
+    return await render(request, "index.html", user=user)
 
 
 @router.get("/profile")
 async def profile(request: Request, session: CurrentSession) -> Response:
-    return render(
+    return await render(
         request,
         "profile.html",
         user=session.profile,
@@ -35,4 +38,4 @@ async def profile(request: Request, session: CurrentSession) -> Response:
 async def admin(
     request: Request, user: Annotated[UserProfile, Depends(require_roles("admin"))]
 ) -> Response:
-    return render(request, "admin.html", user=user)
+    return await render(request, "admin.html", user=user)

@@ -28,6 +28,7 @@ with warnings.catch_warnings():
 from ..config import Settings
 from ..errors import (
     AccessTokenRefused,
+    InvalidIDToken,
     ProviderMisconfigured,
     ProviderUnavailable,
     TokenExchangeFailed,
@@ -236,6 +237,10 @@ class OIDCClient:
             raise ProviderMisconfigured(f"GET {url} did not return a JSON object")
         return data
 
+    async def signing_keys(self) -> int:
+        """How many signing keys the provider publishes (loading them if needed)."""
+        return len((await self.validator.jwks.key_set()).keys)
+
     async def _fetch_jwks(self) -> dict[str, Any]:
         return await self._get_json((await self.metadata()).jwks_uri)
 
@@ -266,7 +271,7 @@ class OIDCClient:
         )
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
-            raise TokenExchangeFailed("the token response has no id_token", code="invalid_id_token")
+            raise InvalidIDToken("the token response has no id_token")
         claims = await self.validator.id_token(
             id_token, nonce=request.nonce, access_token=token["access_token"]
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .base import Store
+from .base import Entry, Store
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store", "store_from_url"]
+__all__ = ["Entry", "MemoryStore", "SQLiteStore", "Store", "store_from_url"]
 
 
 def store_from_url(url: str) -> Store:

@@ -1,4 +1,4 @@
-"""Start and stop the ZITADEL-shaped test provider (tests/op/server.mjs) as a subprocess."""
+"""Start and stop the ZITADEL-shaped development provider (op/server.mjs) as a subprocess."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-OP_DIR = Path(__file__).resolve().parent.parent / "op"
+OP_DIR = Path(__file__).resolve().parent / "op"
 READY_PREFIX = "OP ready "
 CLIENT_ID = "243864426485212395@zitadel-bff"
 CLIENT_SECRET = "dev-client-secret-not-for-production"

@@ -11,9 +11,9 @@ import hashlib
 import mimetypes
 from pathlib import Path
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["STATIC_PREFIX", "MemoryStaticFiles", "StaticShortcut"]
+__all__ = ["STATIC_PREFIX", "MemoryStaticFiles"]
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
 
@@ -71,26 +71,3 @@ class MemoryStaticFiles:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body",
                     "body": b"" if scope["method"] == "HEAD" else body})
-
-
-class StaticShortcut:
-    """Pure ASGI middleware: hands the module's asset paths straight to the static files.
-
-    Assets are public and never touch the session, so they need neither FastAPI's router nor its
-    dependencies (together about half the cost of serving one). Install it inside the security
-    headers middleware so assets keep those headers; other paths, and any root_path deployment,
-    still reach the mount through the router.
-    """
-
-    def __init__(self, app: ASGIApp, *, static: MemoryStaticFiles) -> None:
-        self.app = app
-        self.static = static
-        self.prefix = static.prefix + "/"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path") and scope["path"].startswith(
-            self.prefix
-        ):
-            await self.static(scope, receive, send)
-            return
-        await self.app(scope, receive, send)

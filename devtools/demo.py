@@ -1,6 +1,6 @@
 """`make demo`: the app with the local ZITADEL-shaped development provider. Ctrl-C stops both.
 
-The provider is tests/op/server.mjs (oidc-provider configured like ZITADEL); it is a local
+The provider is devtools/op/server.mjs (oidc-provider configured like ZITADEL); it is a local
 development provider, not ZITADEL, and says so on every page it shows.
 """
 
@@ -11,15 +11,14 @@ import secrets
 import sys
 from pathlib import Path
 
+import uvicorn
+
+from zitadel_bff import load_settings
+from zitadel_bff.app import configure_logging, create_app
+
+from .provider import CLIENT_ID, CLIENT_SECRET, OPProcess
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import uvicorn  # noqa: E402
-from tests.support.op import CLIENT_ID, CLIENT_SECRET, OPProcess  # noqa: E402
-
-from zitadel_bff.app import create_app  # noqa: E402
-from zitadel_bff.app.cli import _configure_logging  # noqa: E402
-from zitadel_bff.config import load_settings  # noqa: E402
 
 APP_PORT = int(os.environ.get("PORT", "3000"))
 OP_PORT = int(os.environ.get("DEMO_OP_PORT", "9000"))
@@ -50,7 +49,7 @@ def main() -> int:
         zitadel_post_logout_url=f"{app_url}/auth/logout/callback",
         port=APP_PORT,
     )
-    _configure_logging("INFO")
+    configure_logging("INFO")
     op.start()
     try:
         print(

@@ -11,7 +11,7 @@ a request without them still needs the token (OWASP CSRF cheat sheet).
 from __future__ import annotations
 
 from ..errors import CSRFError
-from ..sessions.crypto import Keyring
+from ..sessions import Keyring
 
 __all__ = ["CSRF_FIELD", "CSRF_HEADER", "SAFE_METHODS", "check_origin", "check_token"]
 

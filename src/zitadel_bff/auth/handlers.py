@@ -44,13 +44,13 @@ async def _bff_error(request: Request, exc: Exception) -> Response:
         return login_redirect(request, exc.code if isinstance(exc, SessionEnded) else None)
     if isinstance(exc, LoginError) and not wants_json(request):
         return RedirectResponse(f"/auth/error?{urlencode({'error': exc.code})}", status_code=303)
-    return error_response(request, exc.code, status=exc.status)
+    return await error_response(request, exc.code, status=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "bad_request")
-    response = error_response(request, code, status=exc.status_code)
+    response = await error_response(request, code, status=exc.status_code)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -58,12 +58,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     logger.info("%s %s -> bad_request", request.method, request.url.path)
-    return error_response(request, "bad_request", status=400)
+    return await error_response(request, "bad_request", status=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, "internal_error", status=500)
+    return await error_response(request, "internal_error", status=500)
 
 
 def install_exception_handlers(app: FastAPI) -> None:

@@ -2,7 +2,7 @@
 // Local development provider — NOT a real ZITADEL. Loopback use only: it has unauthenticated
 // /__test__/ control endpoints and fixed, committed signing keys.
 //
-// Start: node tests/op/server.mjs   (prints "OP ready http://HOST:PORT" when listening)
+// Start: node devtools/op/server.mjs   (prints "OP ready http://HOST:PORT" when listening)
 import {
   createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify,
 } from 'node:crypto';

@@ -1,5 +1,5 @@
 // One-off generator for the committed test signing keys (NOT used at runtime).
-//   node tests/op/keys/generate.mjs   -> rewrites jwks.json and jwks-rotated.json
+//   node devtools/op/keys/generate.mjs   -> rewrites jwks.json and jwks-rotated.json
 // These are throw-away fixtures for the local test provider; never use them anywhere real.
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from fastapi.templating import Jinja2Templates
 
 from ..config import Settings, is_loopback_host
-from .static import MemoryStaticFiles
+from ..web import MemoryStaticFiles
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "build_assets"]
 

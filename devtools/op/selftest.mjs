@@ -1,5 +1,5 @@
 // Self-test of the ZITADEL-shaped test OP. No dependencies: global fetch + node:crypto.
-//   node tests/op/selftest.mjs
+//   node devtools/op/selftest.mjs
 // Starts server.mjs on a free port (plus a tiny back-channel logout receiver), drives the whole
 // flow like a plain HTTP client (manual cookies, manual redirects), and exits non-zero on failure.
 import { spawn } from 'node:child_process';

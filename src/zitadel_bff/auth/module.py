@@ -2,7 +2,7 @@
 
     auth = ZitadelAuth(load_settings(".env"))
     app = FastAPI(dependencies=[Depends(guard)], lifespan=auth.lifespan)  # deny by default
-    auth.install(app)       # static files, middleware, error handlers, /auth/* routes
+    auth.install(app)       # the middleware, the module's error handling, /auth/* routes
 
 Nothing here runs at import; the store, purge task and discovery are set up in ``startup``.
 """
@@ -21,12 +21,10 @@ from fastapi import FastAPI
 
 from ..config import Settings
 from ..errors import BFFError
-from ..oidc.client import OIDCClient
-from ..security.headers import SecurityHeadersMiddleware
-from ..sessions.cookies import CookiePolicy, SessionCookieMiddleware
-from ..sessions.crypto import Keyring
-from ..sessions.session import SessionManager
-from ..sessions.stores import Store, store_from_url
+from ..oidc import OIDCClient
+from ..sessions import Keyring, SessionManager, Store, store_from_url
+from ..web import AuthMiddleware, CookiePolicy, security_headers
+from .assets import build_assets
 
 __all__ = ["ZitadelAuth"]
 
@@ -47,8 +45,6 @@ class ZitadelAuth:
         transport: httpx.AsyncBaseTransport | None = None,
         purge_interval: float = PURGE_INTERVAL,
     ) -> None:
-        from ..app.assets import build_assets  # the pages ship with the package
-
         self.settings = settings
         self.templates, self.static = build_assets(
             settings, Path(templates_dir) if templates_dir else None
@@ -77,36 +73,43 @@ class ZitadelAuth:
         errors as its pages (HTML for browsers, JSON for API clients); by default the host's
         own handlers for those stay in place.
         """
-        from ..app.static import StaticShortcut
         from .handlers import install_error_pages, install_exception_handlers
-        from .router import build_router
+        from .routes import build_router
 
         app.state.zitadel_auth = self
-        # Middleware added last runs first: headers, then cookies, then the static shortcut
-        # (assets skip the router and the session but keep the security headers).
-        app.add_middleware(StaticShortcut, static=self.static)
-        app.add_middleware(SessionCookieMiddleware, policy=self.cookies)
         app.add_middleware(
-            SecurityHeadersMiddleware,
-            form_targets=[self.settings.issuer_origin],
-            https=self.settings.secure_cookies,
+            AuthMiddleware,
+            sessions=lambda: self.sessions,
+            policy=self.cookies,
+            headers=security_headers(
+                form_targets=[self.settings.issuer_origin], https=self.settings.secure_cookies
+            ),
+            static=self.static,
         )
         install_exception_handlers(app)
         if error_pages:
             install_error_pages(app)
         app.include_router(build_router())
+        # Assets are answered by the middleware; the mount serves them under a root_path.
         app.mount(self.static.prefix, self.static, name="zitadel_bff_static")
 
+    def open_sessions(self) -> SessionManager:
+        """The session manager on the configured store (opened now if not given), without
+        contacting the provider: for the app's start, and for tools such as the CLI."""
+        if self._sessions is None:
+            store = self._store or store_from_url(self.settings.session_store)
+            self._store = store
+            self._sessions = SessionManager(
+                store=store,
+                keyring=self.keyring,
+                refresher=self.oidc,
+                idle_timeout=self.settings.session_duration,
+                max_lifetime=self.settings.session_max_lifetime,
+            )
+        return self._sessions
+
     async def startup(self) -> None:
-        store = self._store or store_from_url(self.settings.session_store)
-        self._store = store
-        self._sessions = SessionManager(
-            store=store,
-            keyring=self.keyring,
-            refresher=self.oidc,
-            idle_timeout=self.settings.session_duration,
-            max_lifetime=self.settings.session_max_lifetime,
-        )
+        self.open_sessions()
         try:
             meta = await self.oidc.metadata()
             logger.info("provider discovery loaded for %s", meta.issuer)

@@ -1,0 +1,165 @@
+"""Signing in: the sign-in page, the start of the flow, the callback and its error page."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ...errors import (
+    AccessTokenRefused,
+    InvalidCallback,
+    LoginError,
+    MalformedCallback,
+    ProviderDenied,
+    ProviderError,
+    UserinfoMismatch,
+)
+from ...oidc import AuthRequest, new_auth_request
+from ...sessions import SessionData
+from ...web import context_of, safe_return_to
+from ..dependencies import get_auth, public
+from ..messages import MESSAGES, message_for
+from ..rendering import render
+from .common import MAX_CODE, form_of, param, see_other
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+#: How long a started sign-in may take at the provider.
+LOGIN_TX_TTL = 600
+MAX_LOGIN_HINT = 256
+BROWSER_NS = "browser"
+
+
+@router.get("/auth/login")
+@public
+async def login_page(request: Request) -> Response:
+    """The sign-in page; a signed-in browser goes straight on to ``returnTo``."""
+    auth = get_auth(request)
+    error = param(request.query_params, "error", MAX_CODE)
+    default = auth.settings.zitadel_post_login_url
+    target = safe_return_to(param(request.query_params, "returnTo"), default)
+    session = await context_of(request.scope).optional_session()
+    if session is not None and error is None:
+        return see_other(target)
+    message = MESSAGES.get(error) if error else None
+    return await render(request, "login.html", return_to=target, message=message, error=error)
+
+
+@router.post("/auth/signin")
+@public
+async def signin(request: Request) -> Response:
+    """Start the flow: a one-time login transaction, then 303 to the authorize endpoint."""
+    auth = get_auth(request)
+    form = await form_of(request)
+    target = safe_return_to(param(form, "returnTo"), auth.settings.zitadel_post_login_url)
+    login_hint = param(form, "login_hint", MAX_LOGIN_HINT)
+    browser_id = context_of(request.scope).ensure_browser_id()
+    req = new_auth_request()
+    extra = {"login_hint": login_hint} if login_hint else {}
+    url = await auth.oidc.authorization_url(req, **extra)
+    await auth.sessions.put_transaction(
+        req.state,
+        {
+            "nonce": req.nonce,
+            "verifier": req.code_verifier,
+            "return_to": target,
+            "browser": auth.keyring.lookup_key(BROWSER_NS, browser_id),
+        },
+        LOGIN_TX_TTL,
+    )
+    return see_other(url)
+
+
+@router.get("/auth/callback")
+@public
+async def callback(request: Request) -> Response:
+    """Finish the flow; every failure goes to the error page, never a 5xx."""
+    try:
+        return await _complete_login(request)
+    except (LoginError, ProviderError) as exc:
+        logger.warning("sign-in failed: %s (%s)", exc.code, exc)
+        return see_other(f"/auth/error?error={exc.code}")
+
+
+@router.get("/auth/error")
+@public
+async def auth_error(request: Request) -> Response:
+    error = param(request.query_params, "error", MAX_CODE)
+    code = error if error in MESSAGES else "login_failed"
+    message = message_for(code)
+    status = message.status if message.status >= 500 else 400
+    return await render(request, "error.html", status, code=code, message=message, retry=True)
+
+
+def _callback_params(request: Request) -> tuple[str, str]:
+    params = request.query_params
+    state, code, error = params.get("state"), params.get("code"), params.get("error")
+    if any(param(params, name) is None for name in ("state", "code", "error", "iss")
+           if name in params):
+        raise MalformedCallback("a callback parameter is too long")
+    if error is not None:
+        if error == "access_denied":
+            raise ProviderDenied("the user or the provider cancelled the sign-in")
+        raise LoginError(f"the provider answered error {error[:64]!r}")
+    if not state or not code:
+        raise MalformedCallback("code or state missing")
+    return state, code
+
+
+async def _complete_login(request: Request) -> Response:
+    auth = get_auth(request)
+    context = context_of(request.scope)
+    try:
+        state, code = _callback_params(request)
+    except (ProviderDenied, LoginError):
+        # The provider ended this attempt: spend its transaction so the state cannot be reused.
+        spent = param(request.query_params, "state")
+        if spent:
+            await auth.sessions.take_transaction(spent)
+        raise
+    tx = await auth.sessions.take_transaction(state)
+    browser = context.browser_id
+    if tx is None or not browser or not secrets.compare_digest(
+        str(tx.get("browser", "")), auth.keyring.lookup_key(BROWSER_NS, browser)
+    ):
+        raise InvalidCallback("unknown, used, expired or foreign state")
+    iss = request.query_params.get("iss")
+    if iss is not None and iss != auth.oidc.validator.issuer:
+        # RFC 9207: a response from another issuer is a mix-up attack.
+        raise MalformedCallback("the iss parameter names another issuer")
+    req = AuthRequest(state=state, nonce=str(tx["nonce"]), code_verifier=str(tx["verifier"]))
+    data = await _new_session(request, code, req)
+    if context.session_id:
+        await auth.sessions.delete(context.session_id)
+    context.start_session(await auth.sessions.create(data), data)
+    logger.info("signed in a user (session created)")
+    target = safe_return_to(str(tx.get("return_to") or ""), auth.settings.zitadel_post_login_url)
+    return see_other(target)
+
+
+async def _new_session(request: Request, code: str, req: AuthRequest) -> SessionData:
+    """Exchange the code, validate, fetch userinfo (its sub must match): the session's data."""
+    auth = get_auth(request)
+    tokens = await auth.oidc.exchange_code(code, req)
+    sub = str(tokens.id_claims["sub"])
+    claims: dict[str, Any] = dict(tokens.id_claims)
+    try:
+        claims.update(await auth.oidc.userinfo(tokens.access_token, expected_sub=sub))
+    except AccessTokenRefused as exc:
+        raise UserinfoMismatch("userinfo refused the new access token") from exc
+    sid = tokens.id_claims.get("sid")
+    return SessionData.from_tokens(
+        tokens,
+        sub=sub,
+        claims=claims,
+        sid=sid if isinstance(sid, str) else None,
+        now=auth.sessions.clock(),
+    )

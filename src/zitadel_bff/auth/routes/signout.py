@@ -1,0 +1,91 @@
+"""Signing out: the local session ends at once, the refresh token is revoked, and the browser
+goes to the provider's end_session and back (RP-Initiated Logout 1.0)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ...errors import ProviderError
+from ...web import AuthContext, context_of
+from ..dependencies import get_auth, public
+from ..rendering import render
+from .common import param, see_other
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+#: How long the state of a sign-out in progress at the provider is kept in its cookie.
+LOGOUT_STATE_TTL = 600
+STATE_BYTES = 32
+
+
+@router.post("/auth/logout")
+@public
+async def logout(request: Request) -> Response:
+    context = context_of(request.scope)
+    session = await context.optional_session()
+    if session is None or context.session_id is None:
+        context.end_session()
+        return see_other("/auth/logout/success")
+    auth = get_auth(request)
+    await auth.sessions.delete(context.session_id)
+    context.end_session()
+    url = await _end_session_url(request, session.refresh_token, session.id_token, context)
+    return see_other(url or "/auth/logout/success")
+
+
+@router.get("/auth/logout/callback")
+@public
+async def logout_callback(request: Request) -> Response:
+    state = param(request.query_params, "state")
+    context = context_of(request.scope)
+    expected = context.logout_state
+    context.clear_logout_state()
+    if state and expected and secrets.compare_digest(state, expected):
+        return see_other("/auth/logout/success")
+    logger.info("logout callback with a missing or wrong state")
+    return see_other("/auth/logout/error")
+
+
+@router.get("/auth/logout/success")
+@public
+async def logout_success(request: Request) -> Response:
+    return await render(request, "logout_success.html")
+
+
+@router.get("/auth/logout/error")
+@public
+async def logout_error(request: Request) -> Response:
+    return await render(request, "logout_error.html", 400)
+
+
+async def _end_session_url(
+    request: Request, refresh_token: str | None, id_token: str | None, context: AuthContext
+) -> str | None:
+    """Revoke the refresh token (RFC 7009) and build the end_session URL with a fresh state;
+    None when the provider cannot be reached or has no end_session: the local sign-out is
+    already done, and that is all we can do."""
+    auth = get_auth(request)
+    state = secrets.token_urlsafe(STATE_BYTES)
+    try:
+        if refresh_token:
+            await auth.oidc.revoke(refresh_token)
+        url = await auth.oidc.end_session_url(
+            id_token_hint=id_token,
+            post_logout_redirect_uri=auth.settings.zitadel_post_logout_url,
+            state=state,
+        )
+    except ProviderError as exc:
+        logger.warning("could not reach the provider at logout: %s", exc)
+        return None
+    if url is not None:
+        context.set_logout_state(state, LOGOUT_STATE_TTL)
+        logger.info("signed out a user locally; sending them to end the provider session")
+    return url

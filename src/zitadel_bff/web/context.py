@@ -1,0 +1,137 @@
+"""What one request knows about its browser: the module's cookies, the session (resolved lazily,
+at most once), and the cookies to set on the response.
+
+It lives in ``scope["zitadel_bff"]``, put there by :class:`~zitadel_bff.web.AuthMiddleware`.
+A request that never asks for the session (a public page, an asset) costs no store read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import SessionEnded
+from ..sessions import SessionData, SessionManager
+from .cookies import CookiePolicy
+
+__all__ = ["BROWSER_ID_BYTES", "SCOPE_KEY", "AuthContext", "context_of"]
+
+SCOPE_KEY = "zitadel_bff"
+BROWSER_ID_BYTES = 32
+
+
+class AuthContext:
+    """Per-request auth state. ``session_id`` is the cookie as sent (possibly stale);
+    :meth:`session` is the live session behind it."""
+
+    __slots__ = (
+        "_loaded",
+        "_session",
+        "browser_id",
+        "logout_state",
+        "policy",
+        "session_id",
+        "sessions",
+        "set_cookie",
+    )
+
+    def __init__(
+        self,
+        policy: CookiePolicy,
+        sessions: Callable[[], SessionManager],
+        cookies: dict[str, str] | None = None,
+    ) -> None:
+        cookies = cookies or {}
+        self.policy = policy
+        #: The session manager, asked for only when the session is (it exists once started).
+        self.sessions = sessions
+        self.session_id: str | None = cookies.get("session")
+        self.browser_id: str | None = cookies.get("browser")
+        self.logout_state: str | None = cookies.get("logout")
+        self.set_cookie: list[bytes] = []
+        self._session: SessionData | None = None
+        self._loaded = self.session_id is None
+
+    @property
+    def current(self) -> SessionData | None:
+        """The session if it was already resolved in this request (no I/O)."""
+        return self._session
+
+    async def session(self) -> SessionData | None:
+        """The live session (its tokens refreshed when due), resolved once per request.
+
+        Raises SessionEnded, once, when the cookie names a session that just ended (timed out,
+        ended elsewhere, refresh refused), so the user can be told why; the cookie is cleared.
+        """
+        if self._loaded:
+            return self._session
+        self._loaded = True
+        assert self.session_id is not None
+        manager = self.sessions()
+        try:
+            data = await manager.load(self.session_id)
+            if data is not None:
+                data = await manager.ensure_fresh(self.session_id, data)
+        except SessionEnded:
+            self.end_session()
+            raise
+        if data is None:
+            # The browser holds a session cookie the store no longer knows: the session timed
+            # out (the store drops records at expiry) or was ended elsewhere. Say so, once.
+            self.end_session()
+            raise SessionEnded("the session is no longer known")
+        self._session = data
+        return data
+
+    async def optional_session(self) -> SessionData | None:
+        """:meth:`session`, with an ended session read as no session (the cookie still goes)."""
+        try:
+            return await self.session()
+        except SessionEnded:
+            return None
+
+    def start_session(self, session_id: str, data: SessionData) -> None:
+        self.session_id = session_id
+        self._session = data
+        self._loaded = True
+        self.set_cookie.append(
+            self.policy.header("session", session_id, self.policy.session_max_age)
+        )
+
+    def end_session(self) -> None:
+        if self.session_id is not None:
+            self.set_cookie.append(self.policy.header("session", "", 0))
+        self.session_id = None
+        self._session = None
+        self._loaded = True
+
+    def ensure_browser_id(self) -> str:
+        if self.browser_id is None:
+            self.browser_id = secrets.token_urlsafe(BROWSER_ID_BYTES)
+            self.set_cookie.append(self.policy.header("browser", self.browser_id, None))
+        return self.browser_id
+
+    def csrf_binding(self) -> str:
+        """What this browser's CSRF token is bound to: the live session when resolved, else
+        the browser id (made now if the browser has none)."""
+        if self._session is not None and self.session_id is not None:
+            return self.session_id
+        return self.ensure_browser_id()
+
+    def set_logout_state(self, state: str, max_age: int) -> None:
+        self.set_cookie.append(self.policy.header("logout", state, max_age))
+
+    def clear_logout_state(self) -> None:
+        self.set_cookie.append(self.policy.header("logout", "", 0))
+
+
+def context_of(scope: Any) -> AuthContext:
+    """The request's context; raises a clear error when the middleware is missing."""
+    try:
+        context: AuthContext = scope[SCOPE_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "zitadel-bff's middleware is not installed: call ZitadelAuth.install(app)"
+        ) from None
+    return context

@@ -1,0 +1,74 @@
+"""The module's cookies: their names and attributes, and how they are read from a request.
+
+Three cookies, all HttpOnly and SameSite=Lax, and ``Secure`` + ``__Host-`` whenever the public URL
+is https: the session id, a browser id (binds CSRF tokens and login transactions to this browser
+before sign-in) and the short-lived logout state. Their values are random; nothing about the
+user ever reaches the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["COOKIE_KINDS", "CookiePolicy", "parse_cookie_header"]
+
+#: session: the session id; browser: binds CSRF tokens and login transactions to this browser
+#: before sign-in; logout: the state of a sign-out in progress at the provider.
+COOKIE_KINDS = ("session", "browser", "logout")
+MAX_COOKIE_VALUE = 256
+COOKIE_VALUE_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CookiePolicy:
+    """``secure``: Secure and ``__Host-`` prefixed (whenever the public URL is https)."""
+
+    secure: bool
+    session_max_age: int
+    base_name: str = "zbff"
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Cookie name -> kind, for :func:`parse_cookie_header`."""
+        return {self.name(kind): kind for kind in COOKIE_KINDS}
+
+    def name(self, kind: str) -> str:
+        prefix = "__Host-" if self.secure else ""
+        return f"{prefix}{self.base_name}_{kind}"
+
+    def header(self, kind: str, value: str, max_age: int | None) -> bytes:
+        parts = [f"{self.name(kind)}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+        if self.secure:
+            parts.append("Secure")
+        if max_age is not None:
+            parts.append(f"Max-Age={max_age}")
+        return "; ".join(parts).encode("latin-1")
+
+
+def parse_cookie_header(header: str, names: dict[str, str]) -> dict[str, str]:
+    """Our cookies from one ``Cookie`` header, read as browsers send them (RFC 6265 5.4): pairs
+    split on ``;``, each name and value split at the first ``=``, whitespace trimmed.
+
+    Other cookies on the host may hold anything (quotes, spaces, JSON, backslashes); they are
+    skipped, never a reason to lose ours. ``names`` maps a cookie name to the kind we store it as;
+    the first well-formed value of a name wins, as in browsers' most-specific-path-first order.
+    """
+    found: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            continue
+        kind = names.get(name.strip())
+        if kind is None or kind in found:
+            continue
+        value = value.strip()
+        if 0 < len(value) <= MAX_COOKIE_VALUE and _is_token(value):
+            found[kind] = value
+    return found
+
+
+def _is_token(value: str) -> bool:
+    # Our values are url-safe base64; anything else was not set by us.
+    return all(c in COOKIE_VALUE_CHARS for c in value)

@@ -1,0 +1,140 @@
+"""The module's ASGI middleware and the access-log filter, in-process (no server)."""
+
+from __future__ import annotations
+
+import logging
+
+from zitadel_bff.app.cli import RedactQueryFilter
+from zitadel_bff.auth.assets import STATIC_DIR
+from zitadel_bff.sessions import SessionManager
+from zitadel_bff.web import (
+    SCOPE_KEY,
+    AuthMiddleware,
+    CookiePolicy,
+    MemoryStaticFiles,
+    content_security_policy,
+    security_headers,
+)
+
+POLICY = CookiePolicy(secure=False, session_max_age=60)
+STATIC = MemoryStaticFiles(STATIC_DIR)
+
+
+def no_sessions() -> SessionManager:
+    raise AssertionError("the middleware must not ask for the session manager")
+
+
+def middleware(app, *, https: bool = False, targets=("https://idp.example",)):
+    return AuthMiddleware(
+        app,
+        sessions=no_sessions,
+        policy=POLICY,
+        headers=security_headers(form_targets=list(targets), https=https),
+        static=STATIC,
+    )
+
+
+async def run(app, scope=None):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = scope or {"type": "http", "method": "GET", "path": "/", "headers": []}
+    await app(scope, receive, send)
+    return sent
+
+
+def make_app(headers, seen=None):
+    async def app(scope, receive, send):
+        if seen is not None:
+            seen.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+async def test_headers_are_added():
+    start = (await run(middleware(make_app([]), https=True)))[0]
+    headers = dict(start["headers"])
+    assert headers[b"x-frame-options"] == b"DENY"
+    assert headers[b"cache-control"] == b"no-store"
+    assert headers[b"strict-transport-security"].startswith(b"max-age=")
+    assert b"form-action 'self' https://idp.example" in headers[b"content-security-policy"]
+
+
+async def test_app_headers_win_and_http_has_no_hsts():
+    app = make_app([(b"Cache-Control", b"public, max-age=60")])
+    start = (await run(middleware(app, targets=())))[0]
+    values = [v for k, v in start["headers"] if k.lower() == b"cache-control"]
+    assert values == [b"public, max-age=60"]
+    assert b"strict-transport-security" not in dict(start["headers"])
+
+
+async def test_non_http_scopes_pass_through():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+
+    await middleware(app)({"type": "lifespan"}, None, None)
+    assert seen == ["lifespan"]
+
+
+async def test_cookies_are_read_among_junk_across_headers_and_queued_ones_set():
+    seen: list = []
+    session, browser = "k3Jd8s-_0aZ" * 4, "Bb_-9" * 8
+
+    async def app(scope, receive, send):
+        seen.append(scope[SCOPE_KEY])
+        scope[SCOPE_KEY].ensure_browser_id()  # already there: nothing to set
+        scope[SCOPE_KEY].set_logout_state("st", 60)
+        await make_app([])(scope, receive, send)
+
+    headers = [
+        (b"cookie", b'prefs={"theme":"dark"}; consent=yes please'),
+        (b"cookie", f'ga="GA1.1; zbff_session={session}; a=b\\c'.encode()),
+        (b"cookie", f"zbff_browser={browser}; zbff_session=other".encode()),
+    ]
+    sent = await run(
+        middleware(app), {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    )
+    context = seen[0]
+    assert (context.session_id, context.browser_id) == (session, browser)
+    cookies = [v for k, v in sent[0]["headers"] if k == b"set-cookie"]
+    assert cookies == [b"zbff_logout=st; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"]
+
+
+async def test_assets_are_served_before_the_app_with_the_security_headers():
+    async def app(scope, receive, send):
+        raise AssertionError("assets never reach the app")
+
+    url = STATIC.url("app.css").split("?", 1)[0]
+    sent = await run(middleware(app), {"type": "http", "method": "GET", "path": url,
+                                       "headers": []})
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 200 and headers[b"content-type"].startswith(b"text/css")
+    assert headers[b"cache-control"] == b"public, max-age=31536000, immutable"
+    assert headers[b"x-frame-options"] == b"DENY"
+    other = await run(middleware(make_app([])), {"type": "http", "method": "GET",
+                                                 "path": "/static/app.css", "headers": []})
+    assert other[1]["body"] == b"ok"  # the host's /static is the host's
+
+
+def test_csp_has_no_inline_or_third_party_sources():
+    csp = content_security_policy(["https://idp.example"])
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "*" not in csp
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+
+
+def test_access_log_lines_lose_their_query_strings():
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/auth/callback?code=SECRET&state=S", "1.1", 303), None,
+    )
+    assert RedactQueryFilter().filter(record)
+    assert "SECRET" not in record.getMessage() and "/auth/callback" in record.getMessage()
