@@ -21,6 +21,9 @@ from typing import Any
 from .servers import ROOT, AppProcess, free_port, rss_mb, start_provider
 
 RESULTS = ROOT / "bench" / "results.json"
+PLAIN_ME = "plain FastAPI GET /api/me, no module"
+LIBRARY_PUBLIC = "module installed, public JSON route"
+LIBRARY_ME = "module installed, GET /api/me signed in"
 CHART = ROOT / "docs" / "bench.png"
 
 
@@ -119,6 +122,35 @@ def _http(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         op.stop()
 
 
+def _tax(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The auth tax (issue 8): the README's library example against the same API without it."""
+    from .http import Route, measure_routes, sign_in
+    from .wrk import ensure_wrk
+
+    ensure_wrk()
+    lib_port, plain_port = free_port(), free_port()
+    op = start_provider(lib_port)
+    library = plain = None
+    try:
+        library = AppProcess.library("library", op, lib_port, workdir).start()
+        plain = AppProcess.library("plain", op, plain_port, workdir).start()
+        cookie, _ = sign_in(library, landing="/")
+        json_accept = {"Accept": "application/json"}
+        routes = [
+            Route(PLAIN_ME, f"{plain.url}/api/me", json_accept, '"sub"'),
+            Route(LIBRARY_PUBLIC, f"{library.url}/api/public", json_accept, '"sub"'),
+            Route(LIBRARY_ME, f"{library.url}/api/me",
+                  {**json_accept, "Cookie": f"zbff_session={cookie}"}, '"sub"'),
+        ]
+        results = measure_routes(routes, seconds=args.seconds, warmup=args.warmup)
+        return {name: r.as_dict() for name, r in results.items()}
+    finally:
+        for proc in (plain, library):
+            if proc is not None:
+                proc.stop()
+        op.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", default="1000,1000000")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
+    parser.add_argument("--only-tax", action="store_true", help="only the auth-tax rows")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--chart", type=Path, default=CHART)
     args = parser.parse_args(argv)
@@ -139,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         "wrk": {"threads": 2, "connections": 16, "seconds": args.seconds, "warmup": args.warmup},
     }}
     with tempfile.TemporaryDirectory(prefix="zbff-bench-") as tmp:
+        if args.only_tax:
+            tax = _tax(args, Path(tmp))
+            for name, row in tax.items():
+                print(f"{name:<45} {row['rps']:>9.0f} req/s  p99 {row['p99_ms']:.2f} ms")
+            return 0
         if not args.skip_http:
+            results["tax"] = _tax(args, Path(tmp))
             results["http"] = _http(args, Path(tmp))
         if not args.skip_stores:
             from .stores import run_stores

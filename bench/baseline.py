@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from zitadel_bff import UserProfile
+from zitadel_bff.app.pages import TEMPLATES_DIR as APP_TEMPLATES
 from zitadel_bff.auth import assets
-from zitadel_bff.oidc.claims import UserProfile
-from zitadel_bff.web.static import MemoryStaticFiles
+from zitadel_bff.web import MemoryStaticFiles
 
 __all__ = ["build_app", "uvicorn_settings"]
 
@@ -76,7 +77,8 @@ def _claims() -> dict[str, Any]:
 
 def build_app() -> Starlette:
     static = MemoryStaticFiles(assets.STATIC_DIR)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(assets.TEMPLATES_DIR), autoescape=True)
+    loader = jinja2.FileSystemLoader([APP_TEMPLATES, assets.TEMPLATES_DIR])
+    env = jinja2.Environment(loader=loader, autoescape=True)
     env.globals["static_url"] = static.url
     env.globals["dev_provider"] = True
     env.filters["datetime"] = assets._datetime

@@ -30,12 +30,12 @@ class Route:
     check: str  # what the 200 response must contain (checked once before wrk runs)
 
 
-def sign_in(app: AppProcess) -> tuple[str, str]:
-    """A real session through the provider: (session cookie value, the /profile HTML)."""
+def sign_in(app: AppProcess, landing: str = "/profile") -> tuple[str, str]:
+    """A real session through the provider: (session cookie value, the landing page's body)."""
     with httpx.Client(follow_redirects=False, timeout=10) as client:
-        result = login(client, app.url)
+        result = login(client, app.url, return_to=landing)
         assert result.response.status_code == 200, result.response.status_code
-        assert urlsplit(str(result.response.request.url)).path == "/profile"
+        assert urlsplit(str(result.response.request.url)).path == landing
         cookie = client.cookies.get(SESSION_COOKIE)
         assert cookie, "no session cookie after sign-in"
         return cookie, result.response.text

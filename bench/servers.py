@@ -52,8 +52,9 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not listen on {port} within {START_TIMEOUT} s")
 
 
-def start_provider(app_port: int) -> OPProcess:
-    return OPProcess(port=free_port(), app_ports=[app_port], backchannel_port=app_port).start()
+def start_provider(app_port: int, *more_ports: int) -> OPProcess:
+    ports = [app_port, *more_ports]
+    return OPProcess(port=free_port(), app_ports=ports, backchannel_port=app_port).start()
 
 
 @dataclass
@@ -118,6 +119,16 @@ class AppProcess:
             "LOG_LEVEL": "WARNING",
         }
         return cls([str(VENV_BIN / "zitadel-bff"), "serve"], port, env, workdir, "app")
+
+    @classmethod
+    def library(cls, which: str, op: OPProcess, port: int, workdir: Path) -> AppProcess:
+        """bench/library.py: the README's library example (``library``) or the same API
+        without the module (``plain``), configured like ``zitadel-bff serve``."""
+        env = cls.zitadel_bff(op, port, workdir).env
+        env["SESSION_STORE"] = f"sqlite:///{workdir / f'{which}.db'}"
+        env["PYTHONPATH"] = str(ROOT)
+        argv = [sys.executable, "-m", "bench.library", which, "--port", str(port)]
+        return cls(argv, port, env, workdir, which)
 
     @classmethod
     def baseline(cls, port: int, workdir: Path, claims_file: Path) -> AppProcess:

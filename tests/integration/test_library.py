@@ -15,8 +15,8 @@ from zitadel_bff import CurrentUser, ZitadelAuth, guard, public, require_roles
 
 def build(settings) -> FastAPI:
     auth = ZitadelAuth(settings)
-    app = FastAPI(dependencies=[Depends(guard)], lifespan=auth.lifespan)
-    auth.install(app)
+    app = FastAPI(lifespan=auth.lifespan)
+    auth.install(app)  # deny by default: every route needs a signed-in user unless @public
 
     @app.get("/")
     @public

@@ -1,5 +1,5 @@
-"""The auth module inside a host app that does NOT install the deny-by-default guard and keeps
-its own /static, its own error handlers and its own validation errors."""
+"""The auth module inside a host app that opts out of deny-by-default and keeps its own /static,
+its own error handlers and its own validation errors."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ FOREIGN = "https://evil.example"
 
 def build(settings) -> FastAPI:  # type: ignore[no-untyped-def]
     auth = ZitadelAuth(settings)
-    app = FastAPI(lifespan=auth.lifespan)  # no guard: the host protects its routes itself
-    auth.install(app)
+    app = FastAPI(lifespan=auth.lifespan)
+    auth.install(app, deny_by_default=False)  # the host protects its own routes itself
 
     @app.exception_handler(HTTPException)
     async def teapot_errors(request: Request, exc: HTTPException) -> Response:

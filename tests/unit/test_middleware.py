@@ -6,7 +6,7 @@ import logging
 
 from zitadel_bff.app.cli import RedactQueryFilter
 from zitadel_bff.auth.assets import STATIC_DIR
-from zitadel_bff.sessions import SessionManager
+from zitadel_bff.sessions import Keyring, SessionManager
 from zitadel_bff.web import (
     SCOPE_KEY,
     AuthMiddleware,
@@ -29,6 +29,8 @@ def middleware(app, *, https: bool = False, targets=("https://idp.example",)):
         app,
         sessions=no_sessions,
         policy=POLICY,
+        keyring=Keyring("unit-test-secret-0123456789-0123456789"),
+        public_origin="http://127.0.0.1:3000",
         headers=security_headers(form_targets=list(targets), https=https),
         static=STATIC,
     )
@@ -138,3 +140,20 @@ def test_access_log_lines_lose_their_query_strings():
     )
     assert RedactQueryFilter().filter(record)
     assert "SECRET" not in record.getMessage() and "/auth/callback" in record.getMessage()
+
+
+async def test_json_responses_get_the_api_set_documents_the_full_one():
+    json_app = make_app([(b"content-type", b"application/json")])
+    start = (await run(middleware(json_app, https=True)))[0]
+    headers = dict(start["headers"])
+    assert headers[b"content-security-policy"] == b"default-src 'none'; frame-ancestors 'none'"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert headers[b"x-frame-options"] == b"DENY"
+    assert headers[b"cache-control"] == b"no-store"
+    assert headers[b"strict-transport-security"].startswith(b"max-age=")
+    assert b"referrer-policy" not in headers and b"permissions-policy" not in headers
+    for document in (b"text/html; charset=utf-8", b"image/svg+xml"):
+        start = (await run(middleware(make_app([(b"content-type", document)]))))[0]
+        headers = dict(start["headers"])
+        assert headers[b"content-security-policy"].startswith(b"default-src 'self'")
+        assert headers[b"referrer-policy"] == b"same-origin"

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from .. import Settings, Store, ZitadelAuth, guard
+from .. import Settings, Store, ZitadelAuth
 from .pages import TEMPLATES_DIR
 from .pages import router as pages_router
 
@@ -36,7 +36,6 @@ def create_app(
     app = FastAPI(
         title="zitadel-bff",
         lifespan=lifespan,
-        dependencies=[Depends(guard)],  # deny by default: routes opt out with @public
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -44,5 +43,5 @@ def create_app(
     # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
     # the module's routes.
     app.include_router(pages_router)
-    auth.install(app, error_pages=True)
+    auth.install(app, error_pages=True)  # deny by default: the pages opt out with @public
     return app

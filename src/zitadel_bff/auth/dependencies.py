@@ -28,6 +28,7 @@ from ..web import (
     check_token,
     context_of,
 )
+from .gate import CSRF_CHECKED, CSRF_EXEMPT_ATTR, PUBLIC_ATTR, SIGNED_IN_CHECKED
 
 if TYPE_CHECKING:
     from .module import ZitadelAuth
@@ -47,9 +48,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-PUBLIC_ATTR = "__zitadel_bff_public__"
-CSRF_EXEMPT_ATTR = "__zitadel_bff_csrf_exempt__"
-CSRF_CHECKED = "zitadel_bff.csrf_checked"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -136,23 +134,26 @@ async def csrf_protect(request: Request) -> None:
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     if getattr(endpoint, CSRF_EXEMPT_ATTR, False):
         return
-    auth = get_auth(request)
-    check_origin(
-        request.headers.get("origin"),
-        request.headers.get("sec-fetch-site"),
-        auth.settings.public_origin,
-    )
     context = context_of(request.scope)
+    check_origin(
+        request.headers.get("origin"), request.headers.get("sec-fetch-site"), context.public_origin
+    )
     session = await context.optional_session()
     binding = context.session_id if session is not None else context.browser_id
-    check_token(auth.keyring, await _csrf_token_of(request), binding)
+    check_token(context.keyring, await _csrf_token_of(request), binding)
     request.scope[CSRF_CHECKED] = True
 
 
 async def guard(request: Request) -> None:
-    """Install on the whole app (``FastAPI(dependencies=[Depends(guard)])``): CSRF on unsafe
-    methods, and a signed-in user unless the route is :func:`public`."""
+    """The deny-by-default checks as a dependency: CSRF on unsafe methods, and a signed-in user
+    unless the route is :func:`public`.
+
+    ``ZitadelAuth.install(app)`` already runs them on every route of the app, before its
+    dependencies and without FastAPI's dependency solver; use ``guard`` for an app installed
+    with ``deny_by_default=False``, on the routers or routes that need it.
+    """
     await csrf_protect(request)
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
-    if not getattr(endpoint, PUBLIC_ATTR, False):
+    if not getattr(endpoint, PUBLIC_ATTR, False) and not request.scope.get(SIGNED_IN_CHECKED):
         await _session(request)
+        request.scope[SIGNED_IN_CHECKED] = True

@@ -65,33 +65,46 @@ class ZitadelAuth:
             raise RuntimeError("ZitadelAuth.startup() has not run (is the lifespan wired?)")
         return self._sessions
 
-    def install(self, app: FastAPI, *, error_pages: bool = False) -> None:
+    def install(
+        self, app: FastAPI, *, deny_by_default: bool = True, error_pages: bool = False
+    ) -> None:
         """Add the middleware, the module's error handling and the /auth routes to ``app``.
+
+        ``deny_by_default``: every route of ``app`` needs a signed-in user unless marked
+        :func:`~zitadel_bff.public`, and its unsafe methods a CSRF token unless marked
+        :func:`~zitadel_bff.csrf_exempt` (see :mod:`zitadel_bff.auth.gate`); with False, the
+        app protects its routes itself (``guard``, ``CurrentUser``, ``require_roles``).
 
         The module handles its own exceptions (:class:`BFFError`) only. With
         ``error_pages=True`` it also renders the app's 404/405, validation and unexpected
         errors as its pages (HTML for browsers, JSON for API clients); by default the host's
         own handlers for those stay in place.
         """
+        from .gate import RouteGate
         from .handlers import install_error_pages, install_exception_handlers
-        from .routes import build_router
+        from .routes import MODULE_PATHS, MODULE_PREFIX, build_module_app
 
         app.state.zitadel_auth = self
+        gate = RouteGate(app).sync if deny_by_default else None
         app.add_middleware(
             AuthMiddleware,
             sessions=lambda: self.sessions,
             policy=self.cookies,
+            keyring=self.keyring,
+            public_origin=self.settings.public_origin,
             headers=security_headers(
                 form_targets=[self.settings.issuer_origin], https=self.settings.secure_cookies
             ),
             static=self.static,
+            module=build_module_app(self),
+            module_prefix=MODULE_PREFIX,
+            module_paths=MODULE_PATHS,
+            before_app=gate,
         )
+        # The host's own routes raise the module's errors (guard, CurrentUser, require_roles).
         install_exception_handlers(app)
         if error_pages:
             install_error_pages(app)
-        app.include_router(build_router())
-        # Assets are answered by the middleware; the mount serves them under a root_path.
-        app.mount(self.static.prefix, self.static, name="zitadel_bff_static")
 
     def open_sessions(self) -> SessionManager:
         """The session manager on the configured store (opened now if not given), without

@@ -92,9 +92,17 @@ class SessionManager:
         # returns exactly the bytes it was decoded from, so ended or rewritten sessions are
         # never served from here. It saves the decryption, the JSON and the derived profile.
         self._decoded: OrderedDict[str, tuple[bytes, SessionData]] = OrderedDict()
+        self._keys: dict[str, str] = {}
 
     def _key(self, session_id: str) -> str:
-        return self.keyring.lookup_key(SESSION_NS, session_id)
+        # An HMAC per request is avoidable: ids seen recently keep their store key.
+        key = self._keys.get(session_id)
+        if key is None:
+            key = self.keyring.lookup_key(SESSION_NS, session_id)
+            if len(self._keys) >= DECODED_CACHE_SIZE:
+                self._keys.pop(next(iter(self._keys)))
+            self._keys[session_id] = key
+        return key
 
     def _expiry(self, created_at: float, now: float) -> float:
         return min(now + self.idle_timeout, created_at + self.max_lifetime)

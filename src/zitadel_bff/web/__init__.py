@@ -4,7 +4,7 @@ auth context, CSRF, security headers, safe redirects, in-memory assets and the o
 from .context import SCOPE_KEY, AuthContext, context_of
 from .cookies import CookiePolicy, parse_cookie_header
 from .csrf import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token
-from .headers import content_security_policy, security_headers
+from .headers import SecurityHeaders, content_security_policy, security_headers
 from .middleware import AuthMiddleware
 from .redirects import safe_return_to
 from .static import STATIC_PREFIX, MemoryStaticFiles
@@ -19,6 +19,7 @@ __all__ = [
     "AuthMiddleware",
     "CookiePolicy",
     "MemoryStaticFiles",
+    "SecurityHeaders",
     "check_origin",
     "check_token",
     "content_security_policy",

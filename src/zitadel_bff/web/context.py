@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SessionEnded
-from ..sessions import SessionData, SessionManager
+from ..sessions import Keyring, SessionData, SessionManager
 from .cookies import CookiePolicy
 
 __all__ = ["BROWSER_ID_BYTES", "SCOPE_KEY", "AuthContext", "context_of"]
@@ -29,8 +29,10 @@ class AuthContext:
         "_loaded",
         "_session",
         "browser_id",
+        "keyring",
         "logout_state",
         "policy",
+        "public_origin",
         "session_id",
         "sessions",
         "set_cookie",
@@ -41,9 +43,15 @@ class AuthContext:
         policy: CookiePolicy,
         sessions: Callable[[], SessionManager],
         cookies: dict[str, str] | None = None,
+        *,
+        keyring: Keyring,
+        public_origin: str,
     ) -> None:
         cookies = cookies or {}
         self.policy = policy
+        #: What the CSRF checks of this request's app need: its keys, and its own origin.
+        self.keyring = keyring
+        self.public_origin = public_origin
         #: The session manager, asked for only when the session is (it exists once started).
         self.sessions = sessions
         self.session_id: str | None = cookies.get("session")

@@ -8,6 +8,7 @@ user ever reaches the browser.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["COOKIE_KINDS", "CookiePolicy", "parse_cookie_header"]
@@ -16,9 +17,8 @@ __all__ = ["COOKIE_KINDS", "CookiePolicy", "parse_cookie_header"]
 #: before sign-in; logout: the state of a sign-out in progress at the provider.
 COOKIE_KINDS = ("session", "browser", "logout")
 MAX_COOKIE_VALUE = 256
-COOKIE_VALUE_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-)
+#: Our values are url-safe base64 (secrets.token_urlsafe); anything else was not set by us.
+COOKIE_VALUE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +64,6 @@ def parse_cookie_header(header: str, names: dict[str, str]) -> dict[str, str]:
         if kind is None or kind in found:
             continue
         value = value.strip()
-        if 0 < len(value) <= MAX_COOKIE_VALUE and _is_token(value):
+        if COOKIE_VALUE.fullmatch(value):
             found[kind] = value
     return found
-
-
-def _is_token(value: str) -> bool:
-    # Our values are url-safe base64; anything else was not set by us.
-    return all(c in COOKIE_VALUE_CHARS for c in value)

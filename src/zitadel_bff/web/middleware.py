@@ -1,6 +1,7 @@
 """The module's one pure ASGI middleware: everything it does to every HTTP request.
 
-- The module's assets (``/auth/static/...``) are answered at once, before any router.
+- The module's assets (``/auth/static/...``) are answered at once, before any router; so are
+  the module's own routes, by the module's own app (the host's router never sees them).
 - The module's cookies are read into an :class:`AuthContext` in ``scope["zitadel_bff"]``; the
   session behind them is resolved only if a handler asks (public routes pay nothing).
 - On the way out: the security headers the response did not set itself, and the cookies the
@@ -13,16 +14,18 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..sessions import SessionManager
+from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
 from .cookies import CookiePolicy, parse_cookie_header
+from .headers import SecurityHeaders
 from .static import MemoryStaticFiles
 
 __all__ = ["AuthMiddleware"]
 
 
 class AuthMiddleware:
-    """``sessions`` returns the session manager (it exists once the app has started)."""
+    """``sessions`` returns the session manager (it exists once the app has started);
+    ``keyring`` and ``public_origin`` are what the CSRF checks need (see AuthContext)."""
 
     def __init__(
         self,
@@ -30,28 +33,55 @@ class AuthMiddleware:
         *,
         sessions: Callable[[], SessionManager],
         policy: CookiePolicy,
-        headers: list[tuple[bytes, bytes]],
+        keyring: Keyring,
+        public_origin: str,
+        headers: SecurityHeaders,
         static: MemoryStaticFiles | None = None,
+        module: ASGIApp | None = None,
+        module_prefix: str = "/auth/",
+        module_paths: frozenset[str] = frozenset(),
+        before_app: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.sessions = sessions
         self.policy = policy
+        self.keyring = keyring
+        self.public_origin = public_origin
         self.headers = headers
-        self.header_names = frozenset(name for name, _ in headers)
+        self.header_names = frozenset(name for name, _ in headers.document + headers.other)
         self.static = static
         self.static_prefix = static.prefix + "/" if static is not None else None
+        self.module = module
+        self.module_prefix = module_prefix
+        self.module_paths = module_paths
+        #: Called before each request the app (not the module) serves: e.g. gating new routes.
+        self.before_app = before_app
         self.cookie_names = policy.names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._is_asset(scope):
+        path = _route_path(scope)
+        if self.static_prefix is not None and path.startswith(self.static_prefix):
             assert self.static is not None
             await self.static(scope, receive, self._sender(send, []))
             return
-        context = AuthContext(self.policy, self.sessions, self._cookies(scope))
+        context = AuthContext(
+            self.policy,
+            self.sessions,
+            self._cookies(scope),
+            keyring=self.keyring,
+            public_origin=self.public_origin,
+        )
         scope[SCOPE_KEY] = context
+        if self.module is not None and (
+            path.startswith(self.module_prefix) or path in self.module_paths
+        ):
+            await self.module(scope, receive, self._sender(send, context.set_cookie))
+            return
+        if self.before_app is not None:
+            self.before_app()
         await self.app(scope, receive, self._sender(send, context.set_cookie))
 
     def _sender(self, send: Send, set_cookie: list[bytes]) -> Send:
@@ -61,14 +91,6 @@ class AuthMiddleware:
             await send(message)
 
         return send_with_headers
-
-    def _is_asset(self, scope: Scope) -> bool:
-        # Under a root_path the mount in the router serves them instead.
-        return (
-            self.static_prefix is not None
-            and not scope.get("root_path")
-            and scope["path"].startswith(self.static_prefix)
-        )
 
     def _cookies(self, scope: Scope) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -85,10 +107,28 @@ class AuthMiddleware:
         self, message: Message, set_cookie: list[bytes]
     ) -> list[tuple[bytes, bytes]]:
         raw = list(message.get("headers", ()))
-        present = {name.lower() for name, _ in raw} & self.header_names
-        if present:
-            raw.extend(h for h in self.headers if h[0] not in present)
+        names = self.header_names
+        content_type = None
+        overridden = False
+        for name, value in raw:
+            name = name.lower()
+            if name == b"content-type":
+                content_type = value
+            elif name in names:
+                overridden = True
+        ours = self.headers.for_content_type(content_type)
+        if overridden:  # the response's own headers win over ours
+            present = {name.lower() for name, _ in raw}
+            raw.extend(h for h in ours if h[0] not in present)
         else:
-            raw.extend(self.headers)
-        raw.extend((b"set-cookie", cookie) for cookie in set_cookie)
+            raw.extend(ours)
+        if set_cookie:
+            raw.extend((b"set-cookie", cookie) for cookie in set_cookie)
         return raw
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's root_path (ASGI puts the root_path inside ``path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path

@@ -1,0 +1,194 @@
+"""Deny by default, without FastAPI's dependency solver on the hot path.
+
+:class:`RouteGate` gives every route of an app (its own routes and those of included routers)
+the module's checks, run just before the route's handler:
+
+- unsafe methods: a same-origin Origin / Sec-Fetch-Site when the browser sends them, and the
+  CSRF token (``X-CSRF-Token``, or the ``csrf_token`` field of a form body) bound to this
+  browser, unless the endpoint is :func:`~zitadel_bff.csrf_exempt`;
+- a signed-in user, unless the endpoint is :func:`~zitadel_bff.public`.
+
+A failure raises the module's exception (NotAuthenticated, SessionEnded, CSRFError), which the
+app's exception handler turns into a 303 to sign in, a 401 or a 403. The same checks are what the
+``guard`` dependency runs; a request is checked once however many of them ask.
+
+Routes are gated when the app first serves a request, and again whenever its route table
+changes. Mounted sub-applications are not routes of this app and are not gated (as with a
+``guard`` dependency): protect them in their own app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+from ..errors import BadRequest, CSRFError, NotAuthenticated
+from ..web import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token, context_of
+
+__all__ = [
+    "CSRF_CHECKED",
+    "CSRF_EXEMPT_ATTR",
+    "MAX_FORM_BYTES",
+    "PUBLIC_ATTR",
+    "SIGNED_IN_CHECKED",
+    "RouteGate",
+    "check_request",
+]
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_ATTR = "__zitadel_bff_public__"
+CSRF_EXEMPT_ATTR = "__zitadel_bff_csrf_exempt__"
+CSRF_CHECKED = "zitadel_bff.csrf_checked"
+SIGNED_IN_CHECKED = "zitadel_bff.signed_in_checked"
+GATED_ATTR = "_zitadel_bff_gated"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: A form body is read (and replayed to the handler) to find its CSRF token only up to this
+#: size; larger unsafe requests must send the token in the X-CSRF-Token header.
+MAX_FORM_BYTES = 1024 * 1024
+
+Handle = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def check_request(
+    scope: Scope, receive: Receive, *, public: bool, csrf_exempt: bool
+) -> Receive:
+    """Run the gate's checks for one request; returns the ``receive`` the handler must use
+    (a replay of the body when it had to be read for its CSRF token).
+
+    Everything app-specific (keys, origin, sessions) comes from the request's AuthContext, so
+    a route shared by several apps (a module-level router) is checked by each app's rules.
+    """
+    method = scope["method"]
+    if method not in SAFE_METHODS and not csrf_exempt and not scope.get(CSRF_CHECKED):
+        receive = await _check_csrf(scope, receive)
+    if not public and not scope.get(SIGNED_IN_CHECKED):
+        if await context_of(scope).session() is None:
+            raise NotAuthenticated("sign in to see this page")
+        scope[SIGNED_IN_CHECKED] = True
+    return receive
+
+
+async def _check_csrf(scope: Scope, receive: Receive) -> Receive:
+    context = context_of(scope)
+    headers = _headers(scope)
+    check_origin(headers.get("origin"), headers.get("sec-fetch-site"), context.public_origin)
+    session = await context.optional_session()
+    binding = context.session_id if session is not None else context.browser_id
+    token = headers.get(CSRF_HEADER)
+    if not token and headers.get("content-type", "").startswith(FORM_TYPES):
+        body = await _read_body(receive)
+        receive = _replay(body)
+        token = await _form_token(scope, body)
+    check_token(context.keyring, token or None, binding)
+    scope[CSRF_CHECKED] = True
+    return receive
+
+
+def _headers(scope: Scope) -> Mapping[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client went away while sending the form")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise CSRFError("a form this large must send its CSRF token in X-CSRF-Token")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _form_token(scope: Scope, body: bytes) -> str | None:
+    request = Request(scope, _replay(body))
+    try:
+        form = await request.form()
+    except (ValueError, AssertionError, KeyError) as exc:
+        raise BadRequest("the request body is not a valid form") from exc
+    try:
+        value = form.get(CSRF_FIELD)
+    finally:
+        await form.close()
+    return value if isinstance(value, str) else None
+
+
+class RouteGate:
+    """Gates every APIRoute of ``app`` (see the module docstring). Call :meth:`sync` before
+    the app serves a request: it is a cheap check unless the route table changed.
+
+    The wrapper holds only what belongs to the route (public, csrf_exempt, its methods): a
+    route object shared by several apps is gated once and serves each app correctly.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._version: object = None
+
+    def sync(self) -> None:
+        version = self._routes_version()
+        if version != self._version:
+            count = self._gate_routes(self.app.router.routes, set())
+            if count:
+                logger.debug("gated %d route(s)", count)
+            self._version = version
+
+    def _routes_version(self) -> object:
+        router = self.app.router
+        # FastAPI >= 0.162 counts changes across included routers; else the table's size.
+        counter = getattr(router, "_get_routes_version", None)
+        return counter() if callable(counter) else (id(router.routes), len(router.routes))
+
+    def _gate_routes(self, routes: list[Any], seen: set[int]) -> int:
+        count = 0
+        for route in routes:
+            if isinstance(route, APIRoute):
+                count += self._gate(route)
+                continue
+            included = getattr(route, "original_router", None)  # FastAPI's included routers
+            if included is not None and id(included) not in seen:
+                seen.add(id(included))
+                count += self._gate_routes(included.routes, seen)
+        return count
+
+    def _gate(self, route: APIRoute) -> int:
+        if getattr(route, GATED_ATTR, False):
+            return 0
+        original: Handle = route.handle
+        methods = frozenset(route.methods or ())
+        public = bool(getattr(route.endpoint, PUBLIC_ATTR, False))
+        exempt = bool(getattr(route.endpoint, CSRF_EXEMPT_ATTR, False))
+
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["method"] not in methods:
+                await original(scope, receive, send)  # its 405, before any check
+                return
+            receive = await check_request(scope, receive, public=public, csrf_exempt=exempt)
+            await original(scope, receive, send)
+
+        route.handle = handle  # type: ignore[method-assign]
+        setattr(route, GATED_ATTR, True)
+        return 1
