@@ -122,6 +122,31 @@ async def test_routes_added_after_the_first_request_are_gated(auth: ZitadelAuth)
         assert (await client.get("/late", headers=JSON)).status_code == 401
 
 
+async def test_routes_of_included_routers_are_gated_even_when_added_later(
+    auth: ZitadelAuth,
+) -> None:
+    from fastapi import APIRouter
+
+    app = host_app(auth)
+    router = APIRouter(prefix="/api")
+
+    @router.get("/early")
+    async def early() -> dict[str, str]:
+        return {"page": "early"}
+
+    app.include_router(router)
+    async with client_for(app) as client:
+        assert (await client.get("/api/early", headers=JSON)).status_code == 401
+
+        @router.get("/later")
+        async def later() -> dict[str, str]:
+            return {"page": "later"}
+
+        assert (await client.get("/api/later", headers=JSON)).status_code == 401
+        client.cookies.set("zbff_session", await signed_in(auth))
+        assert (await client.get("/api/later", headers=JSON)).json() == {"page": "later"}
+
+
 async def test_unsafe_methods_need_the_csrf_token(auth: ZitadelAuth) -> None:
     async with client_for(host_app(auth)) as client:
         page = await client.get("/auth/session", headers=JSON)

@@ -146,21 +146,25 @@ class RouteGate:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._routers: list[Any] = []
         self._version: object = None
 
     def sync(self) -> None:
         version = self._routes_version()
         if version != self._version:
-            count = self._gate_routes(self.app.router.routes, set())
+            self._routers = [self.app.router]
+            count = self._gate_routes(self.app.router.routes, {id(self.app.router)})
             if count:
                 logger.debug("gated %d route(s)", count)
-            self._version = version
+            self._version = self._routes_version()
 
     def _routes_version(self) -> object:
-        router = self.app.router
-        # FastAPI >= 0.162 counts changes across included routers; else the table's size.
-        counter = getattr(router, "_get_routes_version", None)
-        return counter() if callable(counter) else (id(router.routes), len(router.routes))
+        """Changes whenever a route is added to the app or to a router included in it: the
+        size of each route table, plus FastAPI's own change counter where it keeps one."""
+        return tuple(
+            (len(router.routes), getattr(router, "_routes_version", None))
+            for router in self._routers or [self.app.router]
+        )
 
     def _gate_routes(self, routes: list[Any], seen: set[int]) -> int:
         count = 0
@@ -171,6 +175,7 @@ class RouteGate:
             included = getattr(route, "original_router", None)  # FastAPI's included routers
             if included is not None and id(included) not in seen:
                 seen.add(id(included))
+                self._routers.append(included)
                 count += self._gate_routes(included.routes, seen)
         return count
 
