@@ -40,7 +40,6 @@ class SessionData:
     access_expires_at: float | None
     oidc_sid: str | None
     created_at: float
-    refreshed_at: float | None = None
     refresh_at: float | None = None
     #: When the session ends unless used again (the store's expiry; not part of the record).
     expires_at: float = field(default=0.0, compare=False)
