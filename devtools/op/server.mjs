@@ -39,7 +39,13 @@ const PORT = envInt('OP_PORT', 9000);
 const ISSUER = `http://${HOST.includes(':') ? `[${HOST}]` : HOST}:${PORT}`;
 const CLIENT_ID = envStr('OP_CLIENT_ID', '243864426485212395@zitadel-bff');
 const CLIENT_SECRET = envStr('OP_CLIENT_SECRET', 'dev-client-secret-not-for-production');
-const PUBLIC_CLIENT = CLIENT_SECRET === '';
+// OP_CLIENT_AUTH=private_key_jwt: the client authenticates with an assertion signed by the key
+// whose public JWK set is in OP_CLIENT_JWKS_FILE (ZITADEL's "JWT" application authentication).
+const CLIENT_AUTH = envStr('OP_CLIENT_AUTH', '');
+const CLIENT_JWKS_FILE = envStr('OP_CLIENT_JWKS_FILE', '');
+const KEY_JWT_CLIENT = CLIENT_AUTH === 'private_key_jwt';
+if (KEY_JWT_CLIENT && !CLIENT_JWKS_FILE) throw new Error('OP_CLIENT_AUTH=private_key_jwt needs OP_CLIENT_JWKS_FILE');
+const PUBLIC_CLIENT = CLIENT_SECRET === '' && !KEY_JWT_CLIENT;
 const REDIRECT_URIS = envList('OP_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/callback');
 const POST_LOGOUT_REDIRECT_URIS = envList('OP_POST_LOGOUT_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/logout/callback');
 const BACKCHANNEL_LOGOUT_URI = envStr('OP_BACKCHANNEL_LOGOUT_URI', 'http://127.0.0.1:3000/auth/backchannel-logout');
@@ -242,7 +248,19 @@ function freshStats() {
     end_sessions: 0,
     backchannel_sent: 0,
     backchannel_failed: 0,
+    // Every client assertion received (decoded, unverified: oidc-provider verifies it), so tests
+    // can check what the app sent: header, claims and the endpoint it was sent to.
+    client_assertions: [],
   };
+}
+
+function recordAssertion(path, body) {
+  if (typeof body.client_assertion !== 'string') return;
+  const [header, payload] = body.client_assertion.split('.').slice(0, 2).map((part) => {
+    try { return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); } catch { return null; }
+  });
+  stats.client_assertions.push({ endpoint: path, type: body.client_assertion_type, header, payload });
+  stats.client_assertions.splice(0, Math.max(0, stats.client_assertions.length - 50));
 }
 let stats = freshStats();
 
@@ -425,6 +443,15 @@ async function renderError(ctx, out, error) {
 // ---------------------------------------------------------------- provider factory
 const cookieKeys = [createHmac('sha256', 'zitadel-shaped-test-op').update(ISSUER).digest('base64url')];
 
+function clientAuthentication() {
+  if (KEY_JWT_CLIENT) {
+    const { keys } = JSON.parse(readFileSync(CLIENT_JWKS_FILE, 'utf8'));
+    return { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys } };
+  }
+  if (PUBLIC_CLIENT) return { token_endpoint_auth_method: 'none' };
+  return { token_endpoint_auth_method: 'client_secret_basic', client_secret: CLIENT_SECRET };
+}
+
 const clientMeta = {
   client_id: CLIENT_ID,
   client_name: 'ZITADEL BFF (test)',
@@ -435,8 +462,7 @@ const clientMeta = {
   redirect_uris: REDIRECT_URIS,
   post_logout_redirect_uris: POST_LOGOUT_REDIRECT_URIS,
   id_token_signed_response_alg: 'RS256',
-  token_endpoint_auth_method: PUBLIC_CLIENT ? 'none' : 'client_secret_basic',
-  ...(PUBLIC_CLIENT ? {} : { client_secret: CLIENT_SECRET }),
+  ...clientAuthentication(),
   ...(BACKCHANNEL_LOGOUT_URI ? { backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true } : {}),
 };
 
@@ -559,7 +585,8 @@ async function preMiddleware(ctx, next) {
   if (ctx.method === 'POST' && BODY_ROUTES.has(ctx.path) && ctx.is('application/x-www-form-urlencoded')) {
     // parse once: count requests, and accept client_secret_post for a client_secret_basic client
     const body = await readBody(ctx);
-    if (!PUBLIC_CLIENT && body.client_secret !== undefined && !ctx.get('authorization')) {
+    recordAssertion(ctx.path, body);
+    if (!PUBLIC_CLIENT && !KEY_JWT_CLIENT && body.client_secret !== undefined && !ctx.get('authorization')) {
       const id = body.client_id ?? CLIENT_ID;
       ctx.request.headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(body.client_secret)}`).toString('base64')}`;
       delete body.client_secret;

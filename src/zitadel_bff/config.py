@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
+from .keyfile import ClientKey, read_client_key
 
 __all__ = ["DEFAULT_SCOPES", "PLACEHOLDER_SECRET", "Settings", "is_loopback_host", "load_settings"]
 
@@ -131,6 +139,9 @@ class Settings(BaseSettings):
     zitadel_id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name, not a secret
     zitadel_clock_skew: int = Field(60, ge=0, le=600)
     zitadel_timeout: float = Field(10.0, gt=0, le=120)
+    zitadel_client_key_file: str = ""
+
+    _client_key: ClientKey | None = PrivateAttr(default=None)
 
     @field_validator("session_secret")
     @classmethod
@@ -206,6 +217,32 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
 
+    @field_validator("zitadel_client_key_file")
+    @classmethod
+    def _key_file(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            read_client_key(value)  # fail at start, with what is wrong with the file
+        return value
+
+    @model_validator(mode="after")
+    def _client_authentication(self) -> Settings:
+        if not self.zitadel_client_key_file:
+            return self
+        if self.zitadel_client_secret.get_secret_value():
+            raise ValueError(
+                "ZITADEL_CLIENT_KEY_FILE: set either it (private_key_jwt) or "
+                "ZITADEL_CLIENT_SECRET (client_secret_basic), not both"
+            )
+        key = read_client_key(self.zitadel_client_key_file)
+        if key.client_id != self.zitadel_client_id:
+            raise ValueError(
+                f"ZITADEL_CLIENT_KEY_FILE: the key is for client {key.client_id!r}, "
+                f"but ZITADEL_CLIENT_ID is {self.zitadel_client_id!r}"
+            )
+        self._client_key = key
+        return self
+
     @model_validator(mode="after")
     def _lifetimes(self) -> Settings:
         if self.session_max_lifetime < self.session_duration:
@@ -220,6 +257,11 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.zitadel_domain
+
+    @property
+    def client_key(self) -> ClientKey | None:
+        """The application key of ZITADEL_CLIENT_KEY_FILE (private_key_jwt), if set."""
+        return self._client_key
 
     @property
     def issuer_origin(self) -> str:
@@ -255,6 +297,9 @@ def _problems(exc: ValidationError) -> dict[str, str]:
         if error.get("type") == "missing":
             message = "is required but not set"
         message = message.removeprefix("Value error, ")
+        named, sep, rest = message.partition(": ")
+        if not loc and sep and named.isupper() and " " not in named:
+            name, message = named, rest  # a check across variables that names its variable
         problems.setdefault(name, message)
     return problems
 

@@ -75,6 +75,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _client_kind(settings: Settings) -> str:
+    if settings.client_key is not None:
+        return f"confidential (private_key_jwt, key {settings.client_key.key_id})"
+    if settings.zitadel_client_secret.get_secret_value():
+        return "confidential (client secret)"
+    return "public (PKCE, none)"
+
+
 async def _check(settings: Settings) -> int:
     auth = ZitadelAuth(settings)
     try:
@@ -82,8 +90,7 @@ async def _check(settings: Settings) -> int:
         keys = await auth.oidc.signing_keys()
     finally:
         await auth.shutdown()
-    confidential = bool(settings.zitadel_client_secret.get_secret_value())
-    kind = "confidential (client_secret_basic)" if confidential else "public (PKCE, none)"
+    kind = _client_kind(settings)
     print("configuration OK")
     for label, value in [
         ("issuer", meta.issuer),

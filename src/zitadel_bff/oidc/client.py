@@ -34,6 +34,8 @@ from ..errors import (
     TokenExchangeFailed,
     UserinfoMismatch,
 )
+from ..keyfile import ClientKey
+from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
 from .keys import JWKSCache
 from .tokens import TokenValidator
 
@@ -136,12 +138,15 @@ class OIDCClient:
         leeway: int = 60,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        client_key: ClientKey | None = None,
     ) -> None:
         self.issuer = issuer
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         auth_method = "client_secret_basic" if client_secret else "none"
+        if client_key is not None:
+            auth_method = PRIVATE_KEY_JWT
         # One client, one connection pool, for every call to the provider: a new client per call
         # costs a TLS context and a fresh connection each time.
         self._http = AsyncOAuth2Client(
@@ -156,6 +161,9 @@ class OIDCClient:
             transport=transport,
             follow_redirects=False,
         )
+        if client_key is not None:
+            # Token, refresh, revocation and introspection calls all carry a fresh assertion.
+            self._http.register_client_auth_method(ZitadelKeyJWT(client_key, audience=issuer))
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._metadata_lock = asyncio.Lock()
@@ -181,6 +189,7 @@ class OIDCClient:
             leeway=settings.zitadel_clock_skew,
             timeout=settings.zitadel_timeout,
             transport=transport,
+            client_key=settings.client_key,
         )
 
     async def aclose(self) -> None:
@@ -216,7 +225,7 @@ class OIDCClient:
     def _choose_auth_method(self, supported: tuple[str, ...]) -> None:
         """client_secret_basic (ZITADEL's and RFC 6749's default) unless the provider says it
         takes only client_secret_post."""
-        if self._http.token_endpoint_auth_method == "none" or not supported:  # noqa: S105
+        if self._http.token_endpoint_auth_method in ("none", PRIVATE_KEY_JWT) or not supported:
             return
         method = "client_secret_basic"
         if method not in supported and "client_secret_post" in supported:
