@@ -120,6 +120,11 @@ class OPProcess:
         result: dict[str, Any] = self.control("GET", "stats")
         return result
 
+    def authorize_requests(self) -> list[dict[str, str]]:
+        """The parameters of every authorize request since the last reset, oldest first."""
+        requests: list[dict[str, str]] = self.stats()["authorize_requests"]
+        return requests
+
     def reset_stats(self) -> None:
         self.control("POST", "stats/reset")
 

@@ -251,6 +251,9 @@ function freshStats() {
     // Every client assertion received (decoded, unverified: oidc-provider verifies it), so tests
     // can check what the app sent: header, claims and the endpoint it was sent to.
     client_assertions: [],
+    // Every authorize request's parameters as the app sent them (prompt, max_age, scope,
+    // login_hint, ui_locales, ...), so tests can check what each option adds.
+    authorize_requests: [],
   };
 }
 
@@ -319,8 +322,10 @@ ${inner}
 </html>`;
 }
 
-function loginPage(uid, { username = '', error, clientId } = {}) {
-  return page('Sign in', `<h1>Sign in</h1>
+function loginPage(uid, { username = '', error, clientId, register = false } = {}) {
+  const title = register ? 'Create your account' : 'Sign in';
+  return page(title, `<h1>${title}</h1>
+${register ? '<p class="hint">The registration form of ZITADEL would be here; in this local provider, pick a known login name to continue.</p>' : ''}
 ${clientId ? `<p>to continue to <code>${esc(clientId)}</code></p>` : ''}
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/ui/login/${esc(uid)}" autocomplete="off">
@@ -390,7 +395,7 @@ function interactionRoutes(provider) {
 
     if (ctx.method === 'GET' || ctx.method === 'HEAD') {
       ctx.type = 'html';
-      ctx.body = loginPage(details.uid, { username: params.login_hint ?? '', clientId: params.client_id });
+      ctx.body = loginPage(details.uid, { username: params.login_hint ?? '', clientId: params.client_id, register: params.x_zitadel_prompt === 'create' });
       return undefined;
     }
     if (ctx.method !== 'POST') {
@@ -508,6 +513,7 @@ function buildProvider(keyName) {
       pushedAuthorizationRequests: { enabled: false },
     },
     interactions: { url: (ctx, interaction) => `/ui/login/${interaction.uid}` },
+    extraParams: ['x_zitadel_prompt'],
     findAccount: async (ctx, sub) => {
       const u = usersBySub.get(sub);
       if (!u) return undefined;
@@ -595,6 +601,14 @@ async function preMiddleware(ctx, next) {
     ctx.request.body = body;
     if (ctx.path === ROUTES.token && body.grant_type in stats.token_requests) stats.token_requests[body.grant_type] += 1;
     if (ctx.path === ROUTES.revocation) stats.revocations += 1;
+  }
+
+  if (ctx.path === ROUTES.authorization && ctx.method === 'GET') {
+    stats.authorize_requests.push({ ...ctx.query });
+    stats.authorize_requests.splice(0, Math.max(0, stats.authorize_requests.length - 50));
+    // ZITADEL's prompt=create shows its registration form; oidc-provider does not know the value:
+    // ask it for a login, and tell our login page to show itself as the registration form.
+    if (ctx.query.prompt === 'create') ctx.query = { ...ctx.query, prompt: 'login', x_zitadel_prompt: 'create' };
   }
 
   // oidc-provider drops offline_access from authorize requests unless prompt=consent is sent; ZITADEL

@@ -7,6 +7,7 @@ Nothing is read at import time. Build it with :func:`load_settings`, which raise
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ConfigError
 from .keyfile import ClientKey, read_client_key
 
-__all__ = ["DEFAULT_SCOPES", "PLACEHOLDER_SECRET", "Settings", "is_loopback_host", "load_settings"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "ORG_DOMAIN_SCOPE",
+    "ORG_ID_SCOPE",
+    "PLACEHOLDER_SECRET",
+    "Settings",
+    "is_loopback_host",
+    "load_settings",
+]
 
 #: The scopes of ZITADEL's example application: profile data, refresh tokens, user metadata,
 #: the user's organisation and the project roles.
@@ -36,6 +45,12 @@ DEFAULT_SCOPES = (
 #: The value `.env.example` ships with; refused so that nobody runs with a published secret.
 PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+ORG_ID_SCOPE = "urn:zitadel:iam:org:id:"
+ORG_DOMAIN_SCOPE = "urn:zitadel:iam:org:domain:primary:"
+ZITADEL_ID = re.compile(r"[0-9]{1,32}")
+DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+DOMAIN = re.compile(rf"(?=.{{1,253}}$)({DNS_LABEL}\.)*{DNS_LABEL}")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -140,6 +155,13 @@ class Settings(BaseSettings):
     zitadel_clock_skew: int = Field(60, ge=0, le=600)
     zitadel_timeout: float = Field(10.0, gt=0, le=120)
     zitadel_client_key_file: str = ""
+    # ZITADEL's reserved scopes and hints (docs: "Reserved scopes", "Login hints").
+    zitadel_org_id: str = ""
+    zitadel_org_domain: str = ""
+    zitadel_idp_hints: str = ""
+    zitadel_ui_locales: str = ""
+    #: The demo's /admin page asks for a sign-in at most this many seconds old (step-up).
+    admin_max_age: int = Field(900, ge=0)
 
     _client_key: ClientKey | None = PrivateAttr(default=None)
 
@@ -217,6 +239,42 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
 
+    @field_validator("zitadel_org_id")
+    @classmethod
+    def _org_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not ZITADEL_ID.fullmatch(value):
+            raise ValueError("must be a ZITADEL organisation id (digits), e.g. 243864426485212397")
+        return value
+
+    @field_validator("zitadel_org_domain")
+    @classmethod
+    def _org_domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not DOMAIN.fullmatch(value):
+            raise ValueError("must be an organisation's primary domain, e.g. acme.zitadel.cloud")
+        return value
+
+    @field_validator("zitadel_idp_hints")
+    @classmethod
+    def _idp_hints(cls, value: str) -> str:
+        ids = [v.strip() for v in value.replace(",", " ").split() if v.strip()]
+        bad = [v for v in ids if not ZITADEL_ID.fullmatch(v)]
+        if bad:
+            raise ValueError(
+                "must be identity provider ids (digits), comma separated, e.g. 2438644264852123"
+            )
+        return ",".join(dict.fromkeys(ids))
+
+    @field_validator("zitadel_ui_locales")
+    @classmethod
+    def _ui_locales(cls, value: str) -> str:
+        tags = value.replace(",", " ").split()
+        bad = [t for t in tags if not LANGUAGE_TAG.fullmatch(t)]
+        if bad:
+            raise ValueError("must be language tags separated by spaces, e.g. de en")
+        return " ".join(tags)
+
     @field_validator("zitadel_client_key_file")
     @classmethod
     def _key_file(cls, value: str) -> str:
@@ -224,6 +282,14 @@ class Settings(BaseSettings):
         if value:
             read_client_key(value)  # fail at start, with what is wrong with the file
         return value
+
+    @model_validator(mode="after")
+    def _organisation(self) -> Settings:
+        if self.zitadel_org_id and self.zitadel_org_domain:
+            raise ValueError(
+                "ZITADEL_ORG_DOMAIN: set either ZITADEL_ORG_ID or ZITADEL_ORG_DOMAIN, not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _client_authentication(self) -> Settings:
@@ -281,7 +347,19 @@ class Settings(BaseSettings):
 
     @property
     def scopes(self) -> list[str]:
-        return self.zitadel_scopes.split()
+        """ZITADEL_SCOPES, plus the organisation scope when ZITADEL_ORG_ID or _DOMAIN is set:
+        only its users may sign in, and the login shows its branding."""
+        scopes = self.zitadel_scopes.split()
+        if self.zitadel_org_id:
+            scopes.append(ORG_ID_SCOPE + self.zitadel_org_id)
+        elif self.zitadel_org_domain:
+            scopes.append(ORG_DOMAIN_SCOPE + self.zitadel_org_domain)
+        return scopes
+
+    @property
+    def idp_hints(self) -> frozenset[str]:
+        """The identity provider ids /auth/login?idp= may name (ZITADEL_IDP_HINTS)."""
+        return frozenset(filter(None, self.zitadel_idp_hints.split(",")))
 
     @property
     def forwarded_allow_ips(self) -> str | None:

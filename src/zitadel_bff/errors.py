@@ -17,10 +17,12 @@ class says what the user will read. Messages never contain tokens.
     │   ├── ProviderDenied          the provider answered ?error=...
     │   ├── TokenExchangeFailed     the token endpoint refused the code
     │   ├── InvalidIDToken          the ID token failed validation
+    │   ├── StaleAuthentication     max_age was asked for, the sign-in is older
     │   └── UserinfoMismatch        userinfo failed or its sub differs from the ID token
     ├── NotAuthenticated            no valid session                            (401 / sign in)
-    │   └── SessionEnded            the session expired or was ended elsewhere
-    │       └── RefreshRefused      the provider refused to refresh its tokens
+    │   ├── SessionEnded            the session expired or was ended elsewhere
+    │   │   └── RefreshRefused      the provider refused to refresh its tokens
+    │   └── ReauthenticationRequired  this page needs a more recent sign-in (step-up)
     ├── Forbidden                   signed in but lacking a role                (403)
     ├── CSRFError                   missing or wrong CSRF token, foreign Origin (403)
     ├── BadRequest                  a request the module cannot read            (400)
@@ -46,8 +48,10 @@ __all__ = [
     "ProviderError",
     "ProviderMisconfigured",
     "ProviderUnavailable",
+    "ReauthenticationRequired",
     "RefreshRefused",
     "SessionEnded",
+    "StaleAuthentication",
     "StoreUnavailable",
     "TokenExchangeFailed",
     "UserinfoMismatch",
@@ -143,6 +147,12 @@ class InvalidIDToken(LoginError):
     code = "invalid_id_token"
 
 
+class StaleAuthentication(LoginError):
+    """A sign-in asked for with max_age came back with an older (or no) auth_time."""
+
+    code = "auth_too_old"
+
+
 class UserinfoMismatch(LoginError):
     """Userinfo could not be fetched, or its sub differs from the ID token's."""
 
@@ -166,6 +176,16 @@ class RefreshRefused(SessionEnded):
     """The provider no longer accepts the session: its refresh, or its tokens, were refused."""
 
     code = "refresh_failed"
+
+
+class ReauthenticationRequired(NotAuthenticated):
+    """Signed in, but longer ago than this page allows: sign in again (step-up)."""
+
+    code = "reauthentication_required"
+
+    def __init__(self, message: str = "", *, max_age: int = 0) -> None:
+        super().__init__(message)
+        self.max_age = max_age
 
 
 class Forbidden(BFFError):

@@ -40,6 +40,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.admin_max_age = settings.admin_max_age
     # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
     # the module's routes.
     app.include_router(pages_router)

@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from .. import CurrentSession, OptionalUser, UserProfile, public, render, require_roles
+from .. import (
+    CurrentSession,
+    OptionalUser,
+    UserProfile,
+    public,
+    render,
+    require_recent_login,
+    require_roles,
+)
 
 __all__ = ["TEMPLATES_DIR", "router"]
 
@@ -34,8 +42,17 @@ async def profile(request: Request, session: CurrentSession) -> Response:
     )
 
 
+async def recent_admin_login(request: Request) -> None:
+    """Step-up for /admin: a sign-in at most ADMIN_MAX_AGE seconds old (0 turns it off)."""
+    max_age: int = request.app.state.admin_max_age
+    if max_age > 0:
+        await require_recent_login(max_age)(request)
+
+
 @router.get("/admin")
 async def admin(
-    request: Request, user: Annotated[UserProfile, Depends(require_roles("admin"))]
+    request: Request,
+    user: Annotated[UserProfile, Depends(require_roles("admin"))],
+    _: Annotated[None, Depends(recent_admin_login)],  # after the role: no sign-in for a 403
 ) -> Response:
     return await render(request, "admin.html", user=user)

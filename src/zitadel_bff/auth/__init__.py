@@ -12,6 +12,7 @@ from .dependencies import (
     get_auth,
     guard,
     public,
+    require_recent_login,
     require_roles,
 )
 from .module import ZitadelAuth
@@ -32,6 +33,7 @@ __all__ = [
     "guard",
     "public",
     "render",
+    "require_recent_login",
     "require_roles",
     "wants_json",
 ]

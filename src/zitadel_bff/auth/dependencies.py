@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from ..errors import Forbidden, NotAuthenticated
+from ..errors import Forbidden, NotAuthenticated, ReauthenticationRequired
 from ..oidc import UserProfile
 from ..sessions import SessionData
 from ..web import (
@@ -44,6 +44,7 @@ __all__ = [
     "get_auth",
     "guard",
     "public",
+    "require_recent_login",
     "require_roles",
 ]
 
@@ -107,6 +108,24 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserProfile]]:
         if missing:
             raise Forbidden(f"this page needs the role {', '.join(missing)}")
         return user
+
+    return dependency
+
+
+def require_recent_login(max_age: int) -> Callable[[Request], Awaitable[UserProfile]]:
+    """A dependency for pages that need a sign-in at most ``max_age`` seconds old (step-up):
+    an older one is sent through the provider again with ``prompt=login`` and ``max_age``, and
+    the new ID token's ``auth_time`` is checked when it comes back (OIDC Core 3.1.2.1)."""
+
+    async def dependency(request: Request) -> UserProfile:
+        session = await _session(request)
+        auth_time = session.claims.get("auth_time")
+        now = get_auth(request).sessions.clock()
+        if not isinstance(auth_time, int | float) or now - auth_time > max_age:
+            raise ReauthenticationRequired(
+                f"this page needs a sign-in at most {max_age} s old", max_age=max_age
+            )
+        return session.profile
 
     return dependency
 

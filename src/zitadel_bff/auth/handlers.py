@@ -10,7 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import BFFError, LoginError, NotAuthenticated, SessionEnded
+from ..errors import (
+    BFFError,
+    LoginError,
+    NotAuthenticated,
+    ReauthenticationRequired,
+    SessionEnded,
+)
 from .messages import message_for
 from .rendering import error_response, wants_json
 
@@ -21,13 +27,19 @@ logger = logging.getLogger(__name__)
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 
 
-def login_redirect(request: Request, error: str | None = None) -> Response:
+def login_redirect(
+    request: Request, error: str | None = None, *, max_age: int | None = None
+) -> Response:
+    """303 to sign in, coming back to this page; with ``max_age`` a fresh sign-in is asked for
+    (``prompt=login``)."""
     params = {}
     if request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         params["returnTo"] = target
     if error:
         params["error"] = error
+    if max_age is not None:
+        params.update(prompt="login", max_age=str(max_age))
     url = "/auth/login" + (f"?{urlencode(params)}" if params else "")
     return RedirectResponse(url, status_code=303)
 
@@ -37,14 +49,21 @@ async def _bff_error(request: Request, exc: Exception) -> Response:
     level = logging.ERROR if exc.status >= 500 else logging.INFO
     logger.log(level, "%s %s -> %s: %s", request.method, request.url.path, exc.code, exc)
     if isinstance(exc, NotAuthenticated):
-        if wants_json(request):
-            return JSONResponse(
-                {"error": exc.code, "message": message_for(exc.code).title}, status_code=401
-            )
-        return login_redirect(request, exc.code if isinstance(exc, SessionEnded) else None)
+        return _not_authenticated(request, exc)
     if isinstance(exc, LoginError) and not wants_json(request):
         return RedirectResponse(f"/auth/error?{urlencode({'error': exc.code})}", status_code=303)
     return await error_response(request, exc.code, status=exc.status)
+
+
+def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+    max_age = exc.max_age if isinstance(exc, ReauthenticationRequired) else None
+    if wants_json(request):
+        body: dict[str, object] = {"error": exc.code, "message": message_for(exc.code).title}
+        if max_age is not None:
+            body["max_age"] = max_age
+        return JSONResponse(body, status_code=401)
+    error = exc.code if isinstance(exc, SessionEnded) else None
+    return login_redirect(request, error, max_age=max_age)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -80,6 +80,16 @@ MESSAGES: dict[str, Message] = {
         "The identity provider no longer accepts your session. Please sign in again.",
         401,
     ),
+    "auth_too_old": Message(
+        "Please sign in again",
+        "This page needs a recent sign-in, and the identity provider did not confirm one.",
+        401,
+    ),
+    "reauthentication_required": Message(
+        "Please sign in again",
+        "This page needs a recent sign-in. Sign in again to continue.",
+        401,
+    ),
     "not_authenticated": Message("Please sign in", "This page is only for signed-in users.", 401),
     "csrf_failed": Message(
         "This form has expired",

@@ -255,14 +255,21 @@ class OIDCClient:
 
     # Login ---------------------------------------------------------------------------------
 
-    async def authorization_url(self, request: AuthRequest, **extra: str) -> str:
+    async def authorization_url(
+        self, request: AuthRequest, *, extra_scopes: tuple[str, ...] = (), **params: str
+    ) -> str:
+        """The authorize URL (PKCE S256, state, nonce, the client's scopes plus
+        ``extra_scopes``); ``params`` add OIDC parameters such as prompt, max_age, login_hint
+        and ui_locales."""
         meta = await self.metadata()
+        scope = " ".join(dict.fromkeys([*self.scopes, *extra_scopes]))
         url, _ = self._http.create_authorization_url(
             meta.authorization_endpoint,
             state=request.state,
             nonce=request.nonce,
             code_verifier=request.code_verifier,
-            **extra,
+            scope=scope,
+            **params,
         )
         return str(url)
 

@@ -246,6 +246,7 @@ class SessionManager:
         now = self.clock()
         fresh = SessionData.from_json(data.to_json(), data.expires_at)
         fresh.set_tokens(tokens, now)
+        fresh.refreshed_at = now
         sealed = self._seal(key, fresh)
         if not await self.store.update(key, sealed):
             # Ended (back-channel logout, sign-out elsewhere) while we asked the provider.

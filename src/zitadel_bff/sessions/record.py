@@ -40,6 +40,8 @@ class SessionData:
     access_expires_at: float | None
     oidc_sid: str | None
     created_at: float
+    #: When the tokens were last refreshed (None: never since sign-in); shown on the profile.
+    refreshed_at: float | None = None
     refresh_at: float | None = None
     #: When the session ends unless used again (the store's expiry; not part of the record).
     expires_at: float = field(default=0.0, compare=False)

@@ -34,6 +34,15 @@ async def session_info(request: Request) -> Response:
             "name": profile.name,
             "email": profile.email,
             "roles": sorted(profile.roles),
+            "organisation": (
+                {
+                    "id": profile.organisation.id,
+                    "name": profile.organisation.name,
+                    "primary_domain": profile.organisation.primary_domain,
+                }
+                if profile.organisation is not None
+                else None
+            ),
         }
         body["expires_at"] = int(session.expires_at)
     body["csrf_token"] = csrf_token_for(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,66 +17,58 @@ from ...errors import (
     MalformedCallback,
     ProviderDenied,
     ProviderError,
+    StaleAuthentication,
     UserinfoMismatch,
 )
-from ...oidc import AuthRequest, new_auth_request
+from ...oidc import AuthRequest
 from ...sessions import SessionData
 from ...web import context_of, safe_return_to
 from ..dependencies import get_auth, public
 from ..messages import MESSAGES, message_for
 from ..rendering import render
 from .common import MAX_CODE, form_of, param, see_other
+from .flow import BROWSER_NS, sign_in_options, start_sign_in
 
-__all__ = ["router"]
+__all__ = ["check_auth_time", "router"]
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-#: How long a started sign-in may take at the provider.
-LOGIN_TX_TTL = 600
-MAX_LOGIN_HINT = 256
-BROWSER_NS = "browser"
 
 
 @router.get("/auth/login")
 @public
 async def login_page(request: Request) -> Response:
-    """The sign-in page; a signed-in browser goes straight on to ``returnTo``."""
-    auth = get_auth(request)
+    """The sign-in page; a signed-in browser goes straight on to ``returnTo``, and a request
+    for a fresh sign-in (``prompt``, ``max_age``: step-up) goes straight to the provider."""
     error = param(request.query_params, "error", MAX_CODE)
-    default = auth.settings.zitadel_post_login_url
-    target = safe_return_to(param(request.query_params, "returnTo"), default)
+    options = sign_in_options(request, request.query_params)
+    if error is None and (options.prompt is not None or options.max_age is not None):
+        return await start_sign_in(request, options)
     session = await context_of(request.scope).optional_session()
     if session is not None and error is None:
-        return see_other(target)
+        return see_other(options.return_to)
     message = MESSAGES.get(error) if error else None
-    return await render(request, "login.html", return_to=target, message=message, error=error)
+    return await render(
+        request, "login.html", return_to=options.return_to, message=message, error=error,
+        options=options,
+    )
 
 
 @router.post("/auth/signin")
 @public
 async def signin(request: Request) -> Response:
-    """Start the flow: a one-time login transaction, then 303 to the authorize endpoint."""
-    auth = get_auth(request)
-    form = await form_of(request)
-    target = safe_return_to(param(form, "returnTo"), auth.settings.zitadel_post_login_url)
-    login_hint = param(form, "login_hint", MAX_LOGIN_HINT)
-    browser_id = context_of(request.scope).ensure_browser_id()
-    req = new_auth_request()
-    extra = {"login_hint": login_hint} if login_hint else {}
-    url = await auth.oidc.authorization_url(req, **extra)
-    await auth.sessions.put_transaction(
-        req.state,
-        {
-            "nonce": req.nonce,
-            "verifier": req.code_verifier,
-            "return_to": target,
-            "browser": auth.keyring.lookup_key(BROWSER_NS, browser_id),
-        },
-        LOGIN_TX_TTL,
-    )
-    return see_other(url)
+    """Start the flow (options: see flow.py): 303 to the authorize endpoint."""
+    return await start_sign_in(request, sign_in_options(request, await form_of(request)))
+
+
+@router.post("/auth/signup")
+@public
+async def signup(request: Request) -> Response:
+    """Start the flow with ``prompt=create``: ZITADEL shows its registration form first."""
+    options = sign_in_options(request, await form_of(request))
+    return await start_sign_in(request, replace(options, prompt="create"))
 
 
 @router.get("/auth/callback")
@@ -137,12 +130,28 @@ async def _complete_login(request: Request) -> Response:
         raise MalformedCallback("the iss parameter names another issuer")
     req = AuthRequest(state=state, nonce=str(tx["nonce"]), code_verifier=str(tx["verifier"]))
     data = await _new_session(request, code, req)
+    if isinstance(tx.get("max_age"), int):
+        check_auth_time(
+            data.claims.get("auth_time"),
+            max_age=tx["max_age"],
+            now=auth.sessions.clock(),
+            leeway=auth.settings.zitadel_clock_skew,
+        )
     if context.session_id:
         await auth.sessions.delete(context.session_id)
     context.start_session(await auth.sessions.create(data), data)
     logger.info("signed in a user (session created)")
     target = safe_return_to(str(tx.get("return_to") or ""), auth.settings.zitadel_post_login_url)
     return see_other(target)
+
+
+def check_auth_time(auth_time: object, *, max_age: int, now: float, leeway: int) -> None:
+    """OIDC Core 3.1.2.1: when max_age was asked for, the ID token's auth_time must be there
+    and at most max_age old (plus the clock skew)."""
+    if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
+        raise StaleAuthentication("max_age was asked for, but the ID token has no auth_time")
+    if auth_time < now - max_age - leeway:
+        raise StaleAuthentication("the ID token's auth_time is older than the max_age asked for")
 
 
 async def _new_session(request: Request, code: str, req: AuthRequest) -> SessionData:
