@@ -164,3 +164,23 @@ def test_auth_time_is_checked_against_max_age(auth_time: object, ok: bool) -> No
     else:
         with pytest.raises(StaleAuthentication):
             check()
+
+
+def test_missing_roles_are_made_visible_and_logged_once(
+    start_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = start_app(zitadel_scopes="openid profile email offline_access")
+    with caplog.at_level("WARNING", logger="zitadel_bff.auth.module"):
+        for _ in range(2):
+            with browser_client() as client:
+                login(client, app.url)
+                page = client.get(app.url + "/profile").text
+                assert 'id="roles-missing"' in page and "Assert Roles on Authentication" in page
+    warnings = [r.getMessage() for r in caplog.records if "no roles claim" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_roles_asserted_show_no_notice(app: Any, client: httpx.Client) -> None:
+    login(client, app.url, username="alice")  # alice holds no admin role, but a roles claim
+    page = client.get(app.url + "/profile").text
+    assert 'id="roles-missing"' not in page

@@ -58,6 +58,13 @@ class ZitadelAuth:
         self._sessions: SessionManager | None = None
         self._purge_interval = purge_interval
         self._purge_task: asyncio.Task[None] | None = None
+        self._warned: set[str] = set()
+
+    def warn_once(self, topic: str, message: str) -> None:
+        """Log a configuration problem seen at run time once per process, not per request."""
+        if topic not in self._warned:
+            self._warned.add(topic)
+            logger.warning("%s", message)
 
     @property
     def sessions(self) -> SessionManager:

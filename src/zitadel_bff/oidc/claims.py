@@ -17,14 +17,17 @@ from functools import cached_property
 from typing import Any
 
 __all__ = [
+    "ROLES_SCOPE",
     "ClaimRow",
     "Organisation",
     "UserProfile",
+    "has_roles_claim",
     "metadata_from_claims",
     "roles_from_claims",
 ]
 
 ROLES_CLAIM = "urn:zitadel:iam:org:project:roles"
+ROLES_SCOPE = "urn:zitadel:iam:org:projects:roles"
 PROJECT_ROLES_CLAIM = re.compile(r"^urn:zitadel:iam:org:project:[^:]+:roles$")
 METADATA_CLAIM = "urn:zitadel:iam:user:metadata"
 RESOURCE_OWNER_PREFIX = "urn:zitadel:iam:user:resourceowner:"
@@ -46,6 +49,16 @@ def _role_map(value: object) -> dict[str, dict[str, str]]:
         granted = {str(k): str(v) for k, v in orgs.items()} if isinstance(orgs, Mapping) else {}
         roles[role] = granted
     return roles
+
+
+def has_roles_claim(claims: Mapping[str, Any]) -> bool:
+    """Whether ZITADEL sent a roles claim at all (an empty map is a claim: no roles granted).
+
+    Without one, the app cannot tell "no roles" from "roles not asserted": ZITADEL asserts them
+    only with the scope urn:zitadel:iam:org:projects:roles and the project's setting "Assert
+    Roles on Authentication".
+    """
+    return ROLES_CLAIM in claims or any(PROJECT_ROLES_CLAIM.match(name) for name in claims)
 
 
 def roles_from_claims(claims: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -128,6 +141,11 @@ class UserProfile:
             metadata=metadata_from_claims(claims),
             claims=dict(claims),
         )
+
+    @property
+    def roles_asserted(self) -> bool:
+        """False when ZITADEL sent no roles claim (see :func:`has_roles_claim`)."""
+        return has_roles_claim(self.claims)
 
     @property
     def display_name(self) -> str:

@@ -141,6 +141,13 @@ async def _complete_login(request: Request) -> Response:
         await auth.sessions.delete(context.session_id)
     context.start_session(await auth.sessions.create(data), data)
     logger.info("signed in a user (session created)")
+    if not data.profile.roles_asserted:
+        auth.warn_once(
+            "roles",
+            "ZITADEL sent no roles claim: role guards will refuse everyone. Ask for the scope "
+            "urn:zitadel:iam:org:projects:roles and enable the project's setting \"Assert Roles "
+            "on Authentication\" in the ZITADEL console.",
+        )
     target = safe_return_to(str(tx.get("return_to") or ""), auth.settings.zitadel_post_login_url)
     return see_other(target)
 
