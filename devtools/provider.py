@@ -120,6 +120,16 @@ class OPProcess:
         result: dict[str, Any] = self.control("GET", "stats")
         return result
 
+    @contextmanager
+    def introspection_aud(self, *audiences: str) -> Iterator[None]:
+        """Introspection answers name ``audiences`` in aud inside the block (ZITADEL's own
+        [client id, project id] after it)."""
+        self.control("POST", "introspection-aud", data={"aud": ",".join(audiences)})
+        try:
+            yield
+        finally:
+            self.control("POST", "introspection-aud", data={"aud": ""})
+
     def authorize_requests(self) -> list[dict[str, str]]:
         """The parameters of every authorize request since the last reset, oldest first."""
         requests: list[dict[str, str]] = self.stats()["authorize_requests"]

@@ -266,6 +266,7 @@ function recordAssertion(path, body) {
   stats.client_assertions.splice(0, Math.max(0, stats.client_assertions.length - 50));
 }
 let stats = freshStats();
+let introspectionAud = null; // POST /__test__/introspection-aud sets it; null = ZITADEL's own
 
 // ---------------------------------------------------------------- small http helpers
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -643,6 +644,20 @@ async function preMiddleware(ctx, next) {
     ctx.status = 400; // ZITADEL answers every OAuth error, invalid_client included, with 400
     ctx.remove('WWW-Authenticate');
   }
+  if (ctx.path === ROUTES.introspection && ctx.status === 200 && ctx.body?.active === true) {
+    // ZITADEL's introspection names the project's client ids and the project in aud, and adds
+    // the user's claims the token's scopes cover (roles included). A test may set aud.
+    const user = USERS.find((u) => u.sub === ctx.body.sub);
+    const scopes = String(ctx.body.scope ?? '').split(' ');
+    const claims = user ? userClaims(user) : {};
+    const extra = { aud: introspectionAud ?? [CLIENT_ID, PROJECT_ID], username: user?.login };
+    if (scopes.includes('urn:zitadel:iam:org:projects:roles')) {
+      extra[ROLES_CLAIM] = claims[ROLES_CLAIM];
+      extra[PROJECT_ROLES_CLAIM] = claims[PROJECT_ROLES_CLAIM];
+    }
+    if (scopes.includes('email')) Object.assign(extra, { email: claims.email, email_verified: claims.email_verified });
+    ctx.body = { ...ctx.body, ...extra };
+  }
   if ((ctx.path === ROUTES.token || ctx.path === ROUTES.introspection) && ctx.body && typeof ctx.body.scope === 'string') {
     ctx.body.scope = ctx.body.scope.split(' ').map((s) => (s === OFFLINE_ALIAS ? 'offline_access' : s)).join(' ');
   }
@@ -772,6 +787,12 @@ async function testRoutes(ctx, next) {
       const token = await providers[current].AccessToken.find(body.token ?? q.token).catch(() => undefined);
       if (token) await token.destroy();
       return json(ctx, 200, { revoked: token ? 1 : 0 });
+    }
+    case 'POST /__test__/introspection-aud': {
+      const body = await readBody(ctx);
+      const aud = body.aud ?? q.aud;
+      introspectionAud = aud ? String(aud).split(',') : null;
+      return json(ctx, 200, { aud: introspectionAud });
     }
     case 'POST /__test__/token-active': {
       const body = await readBody(ctx);

@@ -11,6 +11,8 @@ built on this public API only).
 """
 
 from .auth import (
+    AnyUser,
+    BearerUser,
     CurrentSession,
     CurrentUser,
     OptionalSession,
@@ -35,6 +37,7 @@ from .errors import (
     ConfigError,
     CSRFError,
     Forbidden,
+    InvalidBearerToken,
     InvalidCallback,
     InvalidIDToken,
     InvalidLogoutToken,
@@ -69,14 +72,17 @@ __version__ = "0.2.0"
 __all__ = [
     "DEFAULT_SCOPES",
     "AccessTokenRefused",
+    "AnyUser",
     "BFFError",
     "BadRequest",
+    "BearerUser",
     "CSRFError",
     "ConfigError",
     "CurrentSession",
     "CurrentUser",
     "Entry",
     "Forbidden",
+    "InvalidBearerToken",
     "InvalidCallback",
     "InvalidIDToken",
     "InvalidLogoutToken",

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     zitadel_org_domain: str = ""
     zitadel_idp_hints: str = ""
     zitadel_ui_locales: str = ""
+    # Bearer-token APIs: JWT access tokens are checked locally (else every token is
+    # introspected); audiences accepted besides this client id (e.g. the project id).
+    zitadel_jwt_access_tokens: bool = False
+    zitadel_api_audiences: str = ""
     #: The demo's /admin page asks for a sign-in at most this many seconds old (step-up).
     admin_max_age: int = Field(900, ge=0)
 
@@ -355,6 +359,12 @@ class Settings(BaseSettings):
         elif self.zitadel_org_domain:
             scopes.append(ORG_DOMAIN_SCOPE + self.zitadel_org_domain)
         return scopes
+
+    @property
+    def api_audiences(self) -> frozenset[str]:
+        """Who a bearer token may be for: this client, and ZITADEL_API_AUDIENCES."""
+        extra = self.zitadel_api_audiences.replace(",", " ").split()
+        return frozenset([self.zitadel_client_id, *extra])
 
     @property
     def idp_hints(self) -> frozenset[str]:

@@ -20,6 +20,7 @@ class says what the user will read. Messages never contain tokens.
     │   ├── StaleAuthentication     max_age was asked for, the sign-in is older
     │   └── UserinfoMismatch        userinfo failed or its sub differs from the ID token
     ├── NotAuthenticated            no valid session                            (401 / sign in)
+    │   ├── InvalidBearerToken      an Authorization: Bearer token was refused  (401)
     │   ├── SessionEnded            the session expired or was ended elsewhere
     │   │   └── RefreshRefused      the provider refused to refresh its tokens
     │   └── ReauthenticationRequired  this page needs a more recent sign-in (step-up)
@@ -38,6 +39,7 @@ __all__ = [
     "CSRFError",
     "ConfigError",
     "Forbidden",
+    "InvalidBearerToken",
     "InvalidCallback",
     "InvalidIDToken",
     "InvalidLogoutToken",
@@ -164,6 +166,12 @@ class NotAuthenticated(BFFError):
 
     code = "not_authenticated"
     status = 401
+
+
+class InvalidBearerToken(NotAuthenticated):
+    """An API client's bearer token is malformed, inactive, expired or for another audience."""
+
+    code = "invalid_token"
 
 
 class SessionEnded(NotAuthenticated):

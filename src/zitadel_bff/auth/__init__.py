@@ -2,6 +2,8 @@
 and the module's own pages and assets."""
 
 from .dependencies import (
+    AnyUser,
+    BearerUser,
     CurrentSession,
     CurrentUser,
     OptionalSession,
@@ -19,6 +21,8 @@ from .module import ZitadelAuth
 from .rendering import csrf_token_for, error_response, render, wants_json
 
 __all__ = [
+    "AnyUser",
+    "BearerUser",
     "CurrentSession",
     "CurrentUser",
     "OptionalSession",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from ..errors import Forbidden, NotAuthenticated, ReauthenticationRequired
+from ..errors import Forbidden, InvalidBearerToken, NotAuthenticated, ReauthenticationRequired
 from ..oidc import UserProfile
 from ..sessions import SessionData
 from ..web import (
@@ -28,12 +28,15 @@ from ..web import (
     check_token,
     context_of,
 )
-from .gate import CSRF_CHECKED, CSRF_EXEMPT_ATTR, PUBLIC_ATTR, SIGNED_IN_CHECKED
+from .bearer import bearer_token
+from .gate import CSRF_CHECKED, CSRF_EXEMPT_ATTR, PUBLIC_ATTR, SIGNED_IN_CHECKED, bearer_user
 
 if TYPE_CHECKING:
     from .module import ZitadelAuth
 
 __all__ = [
+    "AnyUser",
+    "BearerUser",
     "CurrentSession",
     "CurrentUser",
     "OptionalSession",
@@ -93,17 +96,36 @@ async def _user(request: Request) -> UserProfile:
     return (await _session(request)).profile
 
 
+async def _bearer(request: Request) -> UserProfile:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise InvalidBearerToken("send an access token: Authorization: Bearer <token>")
+    return await bearer_user(request.scope, token)
+
+
+async def _any_user(request: Request) -> UserProfile:
+    """The API client's token user when the request carries one, else the session's."""
+    if bearer_token(request.headers.get("authorization")) is not None:
+        return await _bearer(request)
+    return await _user(request)
+
+
 CurrentSession = Annotated[SessionData, Depends(_session)]
 OptionalSession = Annotated[SessionData | None, Depends(_optional_session)]
 CurrentUser = Annotated[UserProfile, Depends(_user)]
 OptionalUser = Annotated[UserProfile | None, Depends(_optional_user)]
+#: The user of an API client's ``Authorization: Bearer`` token (introspected, or a JWT).
+BearerUser = Annotated[UserProfile, Depends(_bearer)]
+#: Either kind: the bearer token's user when one is sent, else the signed-in user.
+AnyUser = Annotated[UserProfile, Depends(_any_user)]
 
 
 def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserProfile]]:
-    """A dependency that admits users holding every one of ``roles`` (ZITADEL project roles)."""
+    """A dependency that admits users holding every one of ``roles`` (ZITADEL project roles):
+    signed-in users, or API clients whose bearer token's user holds them."""
 
     async def dependency(request: Request) -> UserProfile:
-        user = await _user(request)
+        user = await _any_user(request)
         missing = [r for r in roles if not user.has_role(r)]
         if missing:
             raise Forbidden(f"this page needs the role {', '.join(missing)}")

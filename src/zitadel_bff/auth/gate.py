@@ -6,7 +6,9 @@ the module's checks, run just before the route's handler:
 - unsafe methods: a same-origin Origin / Sec-Fetch-Site when the browser sends them, and the
   CSRF token (``X-CSRF-Token``, or the ``csrf_token`` field of a form body) bound to this
   browser, unless the endpoint is :func:`~zitadel_bff.csrf_exempt`;
-- a signed-in user, unless the endpoint is :func:`~zitadel_bff.public`.
+- a signed-in user, unless the endpoint is :func:`~zitadel_bff.public`;
+- or, for an API client sending ``Authorization: Bearer``, a valid access token instead of
+  both (auth/bearer.py).
 
 A failure raises the module's exception (NotAuthenticated, SessionEnded, CSRFError), which the
 app's exception handler turns into a 303 to sign in, a 401 or a 403. The same checks are what the
@@ -28,7 +30,9 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from ..errors import BadRequest, CSRFError, NotAuthenticated
+from ..oidc import UserProfile
 from ..web import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token, context_of
+from .bearer import bearer_token
 
 __all__ = [
     "CSRF_CHECKED",
@@ -37,6 +41,7 @@ __all__ = [
     "PUBLIC_ATTR",
     "SIGNED_IN_CHECKED",
     "RouteGate",
+    "bearer_user",
     "check_request",
 ]
 
@@ -46,6 +51,7 @@ PUBLIC_ATTR = "__zitadel_bff_public__"
 CSRF_EXEMPT_ATTR = "__zitadel_bff_csrf_exempt__"
 CSRF_CHECKED = "zitadel_bff.csrf_checked"
 SIGNED_IN_CHECKED = "zitadel_bff.signed_in_checked"
+BEARER_USER = "zitadel_bff.bearer_user"
 GATED_ATTR = "_zitadel_bff_gated"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: A form body is read (and replayed to the handler) to find its CSRF token only up to this
@@ -64,6 +70,13 @@ async def check_request(
     Everything app-specific (keys, origin, sessions) comes from the request's AuthContext, so
     a route shared by several apps (a module-level router) is checked by each app's rules.
     """
+    token = bearer_token(_header(scope, b"authorization"))
+    if token is not None:
+        # An API client: the token authenticates the request, and no browser sends an
+        # Authorization header by itself, so there is no CSRF to check (RFC 6750).
+        if not public:
+            await bearer_user(scope, token)
+        return receive
     method = scope["method"]
     if method not in SAFE_METHODS and not csrf_exempt and not scope.get(CSRF_CHECKED):
         receive = await _check_csrf(scope, receive)
@@ -72,6 +85,22 @@ async def check_request(
             raise NotAuthenticated("sign in to see this page")
         scope[SIGNED_IN_CHECKED] = True
     return receive
+
+
+async def bearer_user(scope: Scope, token: str) -> UserProfile:
+    """The user of a bearer token, validated once per request (see auth/bearer.py)."""
+    user: UserProfile | None = scope.get(BEARER_USER)
+    if user is None:
+        user = await scope["app"].state.zitadel_auth.bearer.user(token)
+        scope[BEARER_USER] = user
+    return user
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 async def _check_csrf(scope: Scope, receive: Receive) -> Receive:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     BFFError,
+    InvalidBearerToken,
     LoginError,
     NotAuthenticated,
     ReauthenticationRequired,
@@ -57,6 +58,13 @@ async def _bff_error(request: Request, exc: Exception) -> Response:
 
 def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
     max_age = exc.max_age if isinstance(exc, ReauthenticationRequired) else None
+    if isinstance(exc, InvalidBearerToken):
+        # An API client: JSON, and the challenge of RFC 6750 section 3.
+        return JSONResponse(
+            {"error": exc.code, "message": message_for(exc.code).title},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if wants_json(request):
         body: dict[str, object] = {"error": exc.code, "message": message_for(exc.code).title}
         if max_age is not None:

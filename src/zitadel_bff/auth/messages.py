@@ -90,6 +90,11 @@ MESSAGES: dict[str, Message] = {
         "This page needs a recent sign-in. Sign in again to continue.",
         401,
     ),
+    "invalid_token": Message(
+        "The access token was refused",
+        "It is malformed, expired, revoked, or was issued for another application.",
+        401,
+    ),
     "not_authenticated": Message("Please sign in", "This page is only for signed-in users.", 401),
     "csrf_failed": Message(
         "This form has expired",

@@ -25,6 +25,7 @@ from ..oidc import OIDCClient
 from ..sessions import Keyring, SessionManager, Store, store_from_url
 from ..web import AuthMiddleware, CookiePolicy, security_headers
 from .assets import build_assets
+from .bearer import BearerValidator
 
 __all__ = ["ZitadelAuth"]
 
@@ -54,6 +55,12 @@ class ZitadelAuth:
             secure=settings.secure_cookies, session_max_age=settings.session_max_lifetime
         )
         self.oidc = OIDCClient.from_settings(settings, transport=transport)
+        #: Validates ``Authorization: Bearer`` tokens of API clients (see auth/bearer.py).
+        self.bearer = BearerValidator(
+            self.oidc,
+            audiences=settings.api_audiences,
+            jwt_tokens=settings.zitadel_jwt_access_tokens,
+        )
         self._store = store
         self._sessions: SessionManager | None = None
         self._purge_interval = purge_interval

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 RANDOM_BYTES = 32
 DISCOVERY_TTL = 3600.0
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+ACCESS_TOKEN_HINT = "access_token"  # noqa: S105 - a token type, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class ProviderMetadata:
     jwks_uri: str
     userinfo_endpoint: str | None = None
     revocation_endpoint: str | None = None
+    introspection_endpoint: str | None = None
     end_session_endpoint: str | None = None
     token_endpoint_auth_methods: tuple[str, ...] = ()
 
@@ -86,6 +88,7 @@ class ProviderMetadata:
             jwks_uri=doc["jwks_uri"],
             userinfo_endpoint=optional("userinfo_endpoint"),
             revocation_endpoint=optional("revocation_endpoint"),
+            introspection_endpoint=optional("introspection_endpoint"),
             end_session_endpoint=optional("end_session_endpoint"),
             token_endpoint_auth_methods=tuple(
                 m
@@ -379,6 +382,34 @@ class OIDCClient:
             logger.warning("token revocation answered %s", resp.status_code)
             return False
         return True
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662 introspection of an access token, authenticated as this client
+        (client_secret_basic or private_key_jwt). The response as sent; the caller checks
+        ``active`` and the audience."""
+        meta = await self.metadata()
+        if meta.introspection_endpoint is None:
+            raise ProviderMisconfigured("the provider has no introspection endpoint")
+        try:
+            resp = await self._http.introspect_token(
+                meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
+            )
+        except httpx.HTTPError as exc:
+            name = exc.__class__.__name__
+            raise ProviderUnavailable(f"introspection unreachable: {name}") from exc
+        if resp.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
+            raise ProviderUnavailable(f"introspection answered {resp.status_code}")
+        if resp.status_code != httpx.codes.OK:
+            raise ProviderMisconfigured(
+                f"introspection answered {resp.status_code}: is this client allowed to introspect?"
+            )
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise ProviderMisconfigured("introspection did not return JSON") from exc
+        if not isinstance(data, dict):
+            raise ProviderMisconfigured("introspection did not return a JSON object")
+        return data
 
     async def end_session_url(
         self, *, id_token_hint: str | None, post_logout_redirect_uri: str, state: str

@@ -19,7 +19,13 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
-from ..errors import BFFError, InvalidIDToken, InvalidLogoutToken, UserinfoMismatch
+from ..errors import (
+    BFFError,
+    InvalidBearerToken,
+    InvalidIDToken,
+    InvalidLogoutToken,
+    UserinfoMismatch,
+)
 from .keys import KEY_TYPES_BY_ALG, JWKSCache
 
 __all__ = ["BACKCHANNEL_EVENT", "TokenValidator"]
@@ -150,6 +156,29 @@ class TokenValidator:
         auds = aud if isinstance(aud, list) else [aud]
         if claims.get("iss", self.issuer) != self.issuer or self.client_id not in auds:
             raise UserinfoMismatch("signed userinfo was issued by or for someone else")
+        return claims
+
+    async def access_token(self, token: str, *, audiences: frozenset[str]) -> dict[str, Any]:
+        """A JWT access token (ZITADEL's "JWT" token type): signature with the provider's keys,
+        ``iss``, ``exp`` (and ``nbf``) with the leeway, and an ``aud`` naming one of
+        ``audiences`` (this client, or the project)."""
+        _, claims = await self._verified(token, InvalidBearerToken, "access token")
+        now = time.time()
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        checks = (
+            (claims.get("iss") != self.issuer, "issued by someone else"),
+            (not isinstance(claims.get("exp"), int | float)
+             or claims["exp"] < now - self.leeway, "expired"),
+            (isinstance(claims.get("nbf"), int | float)
+             and claims["nbf"] > now + self.leeway, "not yet valid"),
+            (not audiences.intersection(a for a in auds if isinstance(a, str)),
+             "issued for another audience"),
+            (not isinstance(claims.get("sub"), str) or not claims["sub"], "no subject"),
+        )
+        for failed, reason in checks:
+            if failed:
+                raise InvalidBearerToken(f"access token rejected: {reason}")
         return claims
 
     async def logout_token(self, token: str) -> dict[str, Any]:
