@@ -103,6 +103,10 @@ async def _check(settings: Settings) -> int:
         ("signing keys", str(keys)),
         ("end_session", meta.end_session_endpoint or "not offered"),
         ("revocation", meta.revocation_endpoint or "not offered"),
+        ("introspection", meta.introspection_endpoint or "not offered (no bearer-token APIs)"),
+        ("organisation", settings.zitadel_org_id or settings.zitadel_org_domain or "any"),
+        ("idp hints", settings.zitadel_idp_hints or "none"),
+        ("ui locales", settings.zitadel_ui_locales or "from the browser"),
     ]:
         print(f"  {label:<14} {value}")
     return 0
