@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,31 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from devtools.provider import CLIENT_ID, CLIENT_SECRET, OPProcess, free_port
+from devtools.provider import OPProcess, free_port
 
+from tests.support.clients import browser_client
 from tests.support.server import ThreadedServer
+from tests.support.settings import settings_for
 from zitadel_bff.app import create_app
-from zitadel_bff.config import Settings, load_settings
 
 APP_PORTS = 6
-TEST_SECRET = "test-session-secret-0123456789-abcdefghijklmnop"
-BROWSER_HEADERS = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-
-
-def settings_for(port: int, issuer: str, store: str, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "session_secret": TEST_SECRET,
-        "zitadel_domain": issuer,
-        "zitadel_client_id": CLIENT_ID,
-        "zitadel_client_secret": CLIENT_SECRET,
-        "zitadel_callback_url": f"http://127.0.0.1:{port}/auth/callback",
-        "zitadel_post_logout_url": f"http://127.0.0.1:{port}/auth/logout/callback",
-        "session_store": store,
-        "zitadel_clock_skew": 0,
-        "port": port,
-    }
-    base.update(overrides)
-    return load_settings(None, **base)
 
 
 @pytest.fixture(scope="session")
@@ -116,11 +98,6 @@ def app(
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(follow_redirects=False, headers=BROWSER_HEADERS, timeout=10) as c:
-        yield c
-
-
-@contextlib.contextmanager
-def browser_client() -> Iterator[httpx.Client]:
-    with httpx.Client(follow_redirects=False, headers=BROWSER_HEADERS, timeout=10) as c:
+    """A browser for one test (see tests.support.clients.browser_client for more)."""
+    with browser_client() as c:
         yield c

@@ -20,7 +20,6 @@ from typing import Any
 from devtools.provider import OPProcess, free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import settings_for
 from tests.e2e.browser import (
     CHROMIUM,
     DESKTOP,
@@ -33,6 +32,7 @@ from tests.e2e.browser import (
     sign_out,
 )
 from tests.support.server import ThreadedServer
+from tests.support.settings import settings_for
 from zitadel_bff.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.test_logout import (
+from tests.support.backchannel import (
     post_logout_token,
     refusals,
     session_alive,

@@ -13,7 +13,8 @@ import pytest
 from devtools.flows import login, logout
 from devtools.provider import CLIENT_ID, CLIENT_SECRET
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client
+from tests.support.settings import TEST_SECRET
 
 BIN = Path(sys.executable).parent / "zitadel-bff"
 

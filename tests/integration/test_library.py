@@ -8,8 +8,9 @@ import pytest
 from devtools.flows import login
 from fastapi import Depends, FastAPI
 
-from tests.conftest import browser_client, settings_for
+from tests.support.clients import browser_client
 from tests.support.server import ThreadedServer
+from tests.support.settings import settings_for
 from zitadel_bff import CurrentUser, ZitadelAuth, guard, public, require_roles
 
 

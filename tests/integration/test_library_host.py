@@ -11,8 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
-from tests.conftest import browser_client, settings_for
+from tests.support.clients import browser_client
 from tests.support.server import ThreadedServer
+from tests.support.settings import settings_for
 from zitadel_bff import OptionalUser, ZitadelAuth
 
 JSON = {"accept": "application/json"}

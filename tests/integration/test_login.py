@@ -9,7 +9,7 @@ import pytest
 from devtools.flows import FlowResult, csrf_token, follow, form_token, login, query_of
 from devtools.provider import CLIENT_ID
 
-from tests.conftest import browser_client
+from tests.support.clients import browser_client
 from tests.support.faults import Unreachable, provider_transport
 from tests.support.server import ThreadedServer
 

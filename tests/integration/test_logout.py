@@ -8,8 +8,16 @@ import pytest
 from devtools.flows import FlowResult, csrf_token, follow, login, logout, query_of
 from devtools.provider import CLIENT_ID
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.backchannel import (
+    post_logout_token,
+    refusals,
+    session_alive,
+    sid_of,
+    signed_in,
+)
+from tests.support.clients import browser_client
 from tests.support.records import read_session
+from tests.support.settings import TEST_SECRET
 from tests.support.times import FromNow, resolve
 
 ADMIN_SUB = "301234567890123456"
@@ -78,43 +86,6 @@ def test_logout_helper_journey(app, client, op):
 
 
 # Back-channel logout ---------------------------------------------------------------------
-
-
-def signed_in(app) -> str:
-    """Sign a fresh browser in; return its session cookie."""
-    with browser_client() as browser:
-        login(browser, app.url)
-        cookie = browser.cookies.get("zbff_session")
-    assert cookie
-    return cookie
-
-
-def session_alive(app, cookie: str) -> bool:
-    with browser_client() as browser:
-        browser.cookies.set("zbff_session", cookie)
-        return browser.get(app.url + "/profile").status_code == 200
-
-
-def sid_of(app, cookie: str, tmp_path) -> str:
-    record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
-    assert record is not None and record.oidc_sid
-    return record.oidc_sid
-
-
-def post_logout_token(client, app, token: str):
-    return client.post(
-        app.url + "/auth/backchannel-logout",
-        data={"logout_token": token},
-        headers={"accept": "application/json"},
-    )
-
-
-def refusals(caplog) -> list[str]:
-    """Why the app refused logout tokens: its log lines say "... -> invalid_logout_token: why"."""
-    marker = "-> invalid_logout_token: "
-    return [
-        r.getMessage().split(marker, 1)[1] for r in caplog.records if marker in r.getMessage()
-    ]
 
 
 def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_path):

@@ -7,9 +7,10 @@ import time
 import pytest
 from devtools.flows import login
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client
 from tests.support.faults import burst
 from tests.support.records import read_session
+from tests.support.settings import TEST_SECRET
 
 ADMIN_SUB = "301234567890123456"
 # The app refreshes a 4 s token halfway through its life, so at most 2 s after it received it:

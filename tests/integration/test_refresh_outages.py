@@ -17,10 +17,11 @@ from devtools.provider import OP_DIR
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client
 from tests.support.faults import burst, provider_transport
 from tests.support.records import read_session
 from tests.support.server import ThreadedServer
+from tests.support.settings import TEST_SECRET
 from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
 ADMIN_SUB = "301234567890123456"

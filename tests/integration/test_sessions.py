@@ -10,9 +10,10 @@ from pathlib import Path
 
 from devtools.flows import login
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client
 from tests.support.records import expire_record, read_session
 from tests.support.server import ThreadedServer
+from tests.support.settings import TEST_SECRET
 from tests.support.times import MovableClock
 from zitadel_bff.sessions import SessionData
 from zitadel_bff.sessions.manager import MAX_TOUCH_INTERVAL

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.unit.test_tokens import (
+from tests.support.tokens import (
     KEY,
     OTHER,
     Fetcher,
