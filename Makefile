@@ -29,9 +29,10 @@ run: install  ## the app against the ZITADEL instance configured in .env
 test: install  ## every test: unit, integration (real provider, SQLite, Redis), browser
 	$(PY) -m pytest --cov=zitadel_bff --cov-branch --cov-report=term:skip-covered --cov-fail-under=85
 
-lint: install
+lint: install  ## ruff and mypy strict on src, tests, bench and devtools; node --check on the provider
 	$(VENV)/bin/ruff check src tests bench devtools
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy  # the packages listed under [tool.mypy] in pyproject.toml
+	for f in devtools/op/*.mjs devtools/op/keys/*.mjs; do node --check $$f || exit 1; done
 
 bench: install  ## performance benchmarks (wrk), see docs/PERFORMANCE.md
 	$(PY) -m bench

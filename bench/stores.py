@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import random
 import secrets
@@ -65,10 +66,11 @@ class _NoRefresh:
 
 def _record_json(value_size: int | None, now: float) -> tuple[bytes, SessionData]:
     """A session record of about ``value_size`` sealed bytes (padding the access token)."""
-    claims = {"sub": "301234567890123456", "name": "Ada Admin", "email": "admin@acme.localhost",
-              "email_verified": True, "preferred_username": "admin", "locale": "en",
-              "urn:zitadel:iam:org:project:roles": {"admin": {"3012": "acme.localhost"}},
-              "urn:zitadel:iam:user:resourceowner:id": "301234567890123000"}
+    claims: dict[str, Any] = {
+        "sub": "301234567890123456", "name": "Ada Admin", "email": "admin@acme.localhost",
+        "email_verified": True, "preferred_username": "admin", "locale": "en",
+        "urn:zitadel:iam:org:project:roles": {"admin": {"3012": "acme.localhost"}},
+        "urn:zitadel:iam:user:resourceowner:id": "301234567890123000"}
     data = SessionData(
         sub=claims["sub"], claims=claims, access_token="", id_token="i" * 800,
         refresh_token="r" * 43, access_expires_at=now + 43200, oidc_sid="s" * 36,
@@ -138,10 +140,10 @@ async def _lookups(store: Store, records: Records) -> dict[str, Any]:
     manager = _manager(store, records.keyring)
     # Reads only: records older than the touch interval would also get their expiry moved.
     manager.touch_interval = float("inf")
-    gets = await _timed([lambda i=i: store.get(records.keys[i]) for i in picks])
+    gets = await _timed([functools.partial(store.get, records.keys[i]) for i in picks])
     missing = [i for i in picks[:100] if await store.get(records.keys[i]) is None]
     assert not missing, f"{len(missing)} of 100 sampled sessions not found"
-    loads = await _timed([lambda i=i: manager.load(records.ids[i]) for i in picks])
+    loads = await _timed([functools.partial(manager.load, records.ids[i]) for i in picks])
     return {"get": _stats_us(gets), "load": _stats_us(loads)}
 
 
@@ -260,8 +262,8 @@ async def _bench_memory(records: Records) -> dict[str, Any]:
     out["write"] = await _writes(store, records)
     data = store._data  # white box: age 10% of the records in place, as time would
     for key in random.Random(3).sample(records.keys, int(len(records.keys) * PURGE_SHARE)):
-        value, _, tags = data[key]
-        data[key] = (value, 1.0, tags)
+        value, _, record_tags = data[key]
+        data[key] = (value, 1.0, record_tags)
     out["purge"] = await _lag_during(store.purge_expired)
     del store, data
     gc.collect()
@@ -352,11 +354,11 @@ async def _run(sizes: list[int], workdir: Path, value_size: int | None) -> dict[
         records = Records(count, value_size)
         results.setdefault("sealed_bytes", records.sealed_size)
         backends: list[tuple[str, Callable[[], Any]]] = [
-            ("sqlite", lambda r=records: _bench_sqlite(workdir, r)),
-            ("memory", lambda r=records: _bench_memory(r)),
+            ("sqlite", functools.partial(_bench_sqlite, workdir, records)),
+            ("memory", functools.partial(_bench_memory, records)),
         ]
         if redis:
-            backends.append(("redis", lambda r=records: _bench_redis(workdir, r)))
+            backends.append(("redis", functools.partial(_bench_redis, workdir, records)))
         for name, bench in backends:
             start = time.perf_counter()
             result = await bench()

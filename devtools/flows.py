@@ -64,8 +64,9 @@ def follow(
             resp = client.post(str(resp.request.url), data={"username": username})
             continue
         if resp.status_code == 200 and 'id="op.logoutForm"' in resp.text:
-            action = unescape(ACTION_RE.search(resp.text).group(1))  # type: ignore[union-attr]
-            body = FORM_RE.search(resp.text).group(1)  # type: ignore[union-attr]
+            action_match, form_match = ACTION_RE.search(resp.text), FORM_RE.search(resp.text)
+            assert action_match and form_match, "the provider's logout form has changed"
+            action, body = unescape(action_match.group(1)), form_match.group(1)
             fields = {unescape(k): unescape(v) for k, v in HIDDEN_RE.findall(body)}
             resp = client.post(urljoin(str(resp.request.url), action), data=fields)
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from devtools.provider import OPProcess, free_port
 
 from tests.support.clients import browser_client
-from tests.support.server import ThreadedServer
+from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import settings_for
 from zitadel_bff.app import create_app
 
@@ -47,9 +47,6 @@ def short_op(app_ports: list[int]) -> Iterator[OPProcess]:
     ).start()
     yield proc
     proc.stop()
-
-
-AppFactory = Callable[..., ThreadedServer]
 
 
 @pytest.fixture

@@ -6,8 +6,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from devtools.provider import OPProcess
 
 from tests.support.backchannel import (
     post_logout_token,
@@ -16,13 +20,15 @@ from tests.support.backchannel import (
     sid_of,
     signed_in,
 )
+from tests.support.server import AppFactory, ThreadedServer
 
 ADMIN_SUB = "301234567890123456"
 SKEW = 120
 
 
-def test_replay_marker_lives_until_exp_plus_the_clock_skew(start_app, client, op, app_ports,
-                                                           tmp_path):
+def test_replay_marker_lives_until_exp_plus_the_clock_skew(
+    start_app: AppFactory, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     app = start_app(zitadel_clock_skew=SKEW)
     exp = int(time.time()) + 900
     token = op.logout_token(sub=ADMIN_SUB, exp=exp)
@@ -44,7 +50,15 @@ def test_replay_marker_lives_until_exp_plus_the_clock_skew(start_app, client, op
         ({"sub": 301234567890123456, "sid": None}, "sub is not a string"),
     ],
 )
-def test_non_string_sid_or_sub_is_refused(app, client, op, tmp_path, caplog, claims, reason):
+def test_non_string_sid_or_sub_is_refused(
+    app: ThreadedServer,
+    client: httpx.Client,
+    op: OPProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    claims: dict[str, Any],
+    reason: str,
+) -> None:
     caplog.set_level(logging.INFO, logger="zitadel_bff")
     cookie = signed_in(app)
     base = {"sub": ADMIN_SUB, "sid": sid_of(app, cookie, tmp_path)}

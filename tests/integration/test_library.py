@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from devtools.flows import login
+from devtools.provider import OPProcess
 from fastapi import Depends, FastAPI
 
 from tests.support.clients import browser_client
 from tests.support.server import ThreadedServer
 from tests.support.settings import settings_for
-from zitadel_bff import CurrentUser, ZitadelAuth, guard, public, require_roles
+from zitadel_bff import CurrentUser, Settings, ZitadelAuth, guard, public, require_roles
 
 
-def build(settings) -> FastAPI:
+def build(settings: Settings) -> FastAPI:
     auth = ZitadelAuth(settings)
     app = FastAPI(lifespan=auth.lifespan)
     auth.install(app)  # deny by default: every route needs a signed-in user unless @public
@@ -40,7 +44,9 @@ def build(settings) -> FastAPI:
 
 
 @pytest.fixture
-def library_app(op, port_pool, tmp_path) -> Iterator[ThreadedServer]:
+def library_app(
+    op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> Iterator[ThreadedServer]:
     port = port_pool.get_nowait()
     settings = settings_for(port, op.issuer, f"sqlite:///{tmp_path}/lib.db")
     server = ThreadedServer(build(settings), port).start()
@@ -52,13 +58,13 @@ def library_app(op, port_pool, tmp_path) -> Iterator[ThreadedServer]:
 JSON = {"accept": "application/json"}
 
 
-def test_library_app_protects_by_default(library_app, client):
+def test_library_app_protects_by_default(library_app: ThreadedServer, client: httpx.Client) -> None:
     assert client.get(library_app.url + "/", headers=JSON).json() == {"hello": "world"}
     resp = client.get(library_app.url + "/api/me", headers=JSON)
     assert resp.status_code == 401 and resp.json()["error"] == "not_authenticated"
 
 
-def test_library_app_signs_in_and_guards_roles(library_app, op):
+def test_library_app_signs_in_and_guards_roles(library_app: ThreadedServer, op: OPProcess) -> None:
     with browser_client() as admin:
         login(admin, library_app.url, username="admin")
         me = admin.get(library_app.url + "/api/me", headers=JSON).json()
@@ -74,7 +80,9 @@ def test_library_app_signs_in_and_guards_roles(library_app, op):
         assert resp.status_code == 403 and resp.json()["error"] == "forbidden"
 
 
-def test_custom_templates_dir_overrides_pages(op, port_pool, tmp_path, client):
+def test_custom_templates_dir_overrides_pages(
+    op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path, client: httpx.Client
+) -> None:
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "logout_success.html").write_text("<p>custom goodbye</p>")
     port = port_pool.get_nowait()

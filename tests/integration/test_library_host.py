@@ -3,10 +3,13 @@ its own error handlers and its own validation errors."""
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from devtools.flows import csrf_token, login
+from devtools.provider import OPProcess
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
@@ -14,13 +17,13 @@ from starlette.exceptions import HTTPException
 from tests.support.clients import browser_client
 from tests.support.server import ThreadedServer
 from tests.support.settings import settings_for
-from zitadel_bff import OptionalUser, ZitadelAuth
+from zitadel_bff import OptionalUser, Settings, ZitadelAuth
 
 JSON = {"accept": "application/json"}
 FOREIGN = "https://evil.example"
 
 
-def build(settings) -> FastAPI:  # type: ignore[no-untyped-def]
+def build(settings: Settings) -> FastAPI:
     auth = ZitadelAuth(settings)
     app = FastAPI(lifespan=auth.lifespan)
     auth.install(app, deny_by_default=False)  # the host protects its own routes itself
@@ -41,7 +44,9 @@ def build(settings) -> FastAPI:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def host_app(op, port_pool, tmp_path) -> Iterator[ThreadedServer]:  # type: ignore[no-untyped-def]
+def host_app(
+    op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> Iterator[ThreadedServer]:
     port = port_pool.get_nowait()
     server = ThreadedServer(
         build(settings_for(port, op.issuer, f"sqlite:///{tmp_path}/host.db")), port
@@ -51,7 +56,7 @@ def host_app(op, port_pool, tmp_path) -> Iterator[ThreadedServer]:  # type: igno
     port_pool.put(port)
 
 
-def test_module_routes_keep_their_csrf_and_origin_checks(host_app) -> None:
+def test_module_routes_keep_their_csrf_and_origin_checks(host_app: ThreadedServer) -> None:
     with browser_client() as client:
         login(client, host_app.url)
         token = client.get(host_app.url + "/auth/session", headers=JSON).json()["csrf_token"]
@@ -68,7 +73,7 @@ def test_module_routes_keep_their_csrf_and_origin_checks(host_app) -> None:
         assert ok.status_code == 303
 
 
-def test_host_keeps_its_static_path_and_error_handlers(host_app) -> None:
+def test_host_keeps_its_static_path_and_error_handlers(host_app: ThreadedServer) -> None:
     with browser_client() as client:
         asset = client.get(host_app.url + "/static/mine.js")
         assert asset.status_code == 200 and asset.text == "console.log('host');"
@@ -85,7 +90,7 @@ def test_host_keeps_its_static_path_and_error_handlers(host_app) -> None:
         assert client.get(host_app.url + css).status_code == 200
 
 
-def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app) -> None:
+def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app: ThreadedServer) -> None:
     with browser_client() as client:
         before = csrf_token(client.get(host_app.url + "/auth/login").text)
         login(client, host_app.url)
@@ -97,7 +102,7 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app) -> None:
         assert ok.status_code == 303
 
 
-def test_module_param_limits_do_not_need_the_hosts_error_handlers(host_app) -> None:
+def test_module_param_limits_do_not_need_the_hosts_error_handlers(host_app: ThreadedServer) -> None:
     with browser_client() as client:
         page = client.get(host_app.url + "/auth/login?returnTo=/" + "x" * 3000)
         assert page.status_code == 200

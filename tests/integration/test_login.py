@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from devtools.flows import FlowResult, csrf_token, follow, form_token, login, query_of
-from devtools.provider import CLIENT_ID
+from devtools.provider import CLIENT_ID, OPProcess
 
-from tests.support.clients import browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.faults import Unreachable, provider_transport
-from tests.support.server import ThreadedServer
+from tests.support.server import AppFactory, ThreadedServer
 
 ADMIN_SUB = "301234567890123456"
 
@@ -36,7 +36,9 @@ def callback_url(client: httpx.Client, app: ThreadedServer, username: str = "adm
     return location
 
 
-def test_full_login_reaches_profile_with_claims(app, client, op):
+def test_full_login_reaches_profile_with_claims(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     landing = client.get(app.url + "/")
     assert landing.status_code == 200 and "Sign in" in landing.text
 
@@ -54,7 +56,9 @@ def test_full_login_reaches_profile_with_claims(app, client, op):
     assert profile.headers["cache-control"] == "no-store"
 
 
-def test_session_cookie_is_opaque_httponly_lax(app, client, op):
+def test_session_cookie_is_opaque_httponly_lax(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app)
     resp = client.get(url)
     set_cookie = [v for k, v in resp.headers.multi_items() if k == "set-cookie"]
@@ -66,7 +70,9 @@ def test_session_cookie_is_opaque_httponly_lax(app, client, op):
     assert ADMIN_SUB not in session
 
 
-def test_authorize_request_uses_pkce_state_nonce_and_scopes(app, client, op):
+def test_authorize_request_uses_pkce_state_nonce_and_scopes(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     authorize = start_login(client, app)
     assert authorize.startswith(op.issuer + "/oauth/v2/authorize?")
     params = query_of(authorize)
@@ -90,7 +96,9 @@ def test_authorize_request_uses_pkce_state_nonce_and_scopes(app, client, op):
     assert again["code_challenge"] != params["code_challenge"]
 
 
-def test_return_to_is_kept_for_local_paths(app, client, op):
+def test_return_to_is_kept_for_local_paths(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     result = login(client, app.url, return_to="/profile?tab=x")
     callback = next(h for h in result.hops if h.url.startswith(f"{app.url}/auth/callback"))
     assert callback.location == "/profile?tab=x"
@@ -109,18 +117,22 @@ def test_return_to_is_kept_for_local_paths(app, client, op):
         "/ok\r\nSet-Cookie:x=1",
     ],
 )
-def test_open_redirects_are_refused(app, client, op, target):
+def test_open_redirects_are_refused(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, target: str
+) -> None:
     result = login(client, app.url, return_to=target)
     callback = next(h for h in result.hops if h.url.startswith(f"{app.url}/auth/callback"))
     assert callback.location == "/profile"
 
 
-def test_login_page_sanitises_return_to(app, client):
+def test_login_page_sanitises_return_to(app: ThreadedServer, client: httpx.Client) -> None:
     page = client.get(f"{app.url}/auth/login?" + urlencode({"returnTo": "//evil.example"}))
     assert 'name="returnTo" value="/profile"' in page.text
 
 
-def test_callback_replay_is_refused(app, client, op):
+def test_callback_replay_is_refused(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app)
     first = client.get(url)
     assert first.status_code == 303 and first.headers["location"] == "/profile"
@@ -129,7 +141,7 @@ def test_callback_replay_is_refused(app, client, op):
     assert second.headers["location"] == "/auth/error?error=invalid_state"
 
 
-def test_forged_state_is_refused(app, client, op):
+def test_forged_state_is_refused(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:
     url = callback_url(client, app)
     forged = url.replace("state=", "state=x")
     resp = client.get(forged)
@@ -138,7 +150,9 @@ def test_forged_state_is_refused(app, client, op):
     assert page.status_code == 400 and "expired" in page.text
 
 
-def test_callback_from_another_browser_is_refused(app, client, op):
+def test_callback_from_another_browser_is_refused(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app)
     with browser_client() as other:
         resp = other.get(url)
@@ -146,7 +160,9 @@ def test_callback_from_another_browser_is_refused(app, client, op):
         assert other.get(app.url + "/profile").status_code == 303
 
 
-def test_code_used_twice_is_refused(app, client, op):
+def test_code_used_twice_is_refused(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     first = callback_url(client, app)
     assert client.get(first).headers["location"] == "/profile"
     second = callback_url(client, app)
@@ -157,7 +173,9 @@ def test_code_used_twice_is_refused(app, client, op):
     assert resp.headers["location"] == "/auth/error?error=token_exchange_failed"
 
 
-def test_provider_error_access_denied(app, client, op):
+def test_provider_error_access_denied(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     state = query_of(start_login(client, app))["state"]
     resp = client.get(f"{app.url}/auth/callback?error=access_denied&state={state}")
     assert resp.headers["location"] == "/auth/error?error=access_denied"
@@ -180,13 +198,17 @@ def test_provider_error_access_denied(app, client, op):
         ("code=%ff%fe&state=%00", "invalid_state"),
     ],
 )
-def test_malformed_callbacks_get_an_error_page(app, client, query, code):
+def test_malformed_callbacks_get_an_error_page(
+    app: ThreadedServer, client: httpx.Client, query: str, code: str
+) -> None:
     resp = client.get(f"{app.url}/auth/callback?{query}")
     assert resp.status_code == 303
     assert resp.headers["location"] == f"/auth/error?error={code}"
 
 
-def test_issuer_parameter_mismatch_is_refused(app, client, op):
+def test_issuer_parameter_mismatch_is_refused(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app).replace(
         "iss=" + httpx.URL(op.issuer).__str__().replace(":", "%3A").replace("/", "%2F"),
         "iss=https%3A%2F%2Fevil.example",
@@ -195,7 +217,7 @@ def test_issuer_parameter_mismatch_is_refused(app, client, op):
     assert client.get(url).headers["location"] == "/auth/error?error=invalid_request"
 
 
-def test_signin_needs_csrf_token(app, client, op):
+def test_signin_needs_csrf_token(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:
     client.get(f"{app.url}/auth/login")
     resp = client.post(f"{app.url}/auth/signin", data={"returnTo": "/profile"})
     assert resp.status_code == 403 and "expired" in resp.text
@@ -203,7 +225,9 @@ def test_signin_needs_csrf_token(app, client, op):
     assert resp.status_code == 403
 
 
-def test_signin_refuses_foreign_origin(app, client, op):
+def test_signin_refuses_foreign_origin(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     token = csrf_token(client.get(f"{app.url}/auth/login").text)
     resp = client.post(
         f"{app.url}/auth/signin",
@@ -223,7 +247,9 @@ def test_signin_refuses_foreign_origin(app, client, op):
     assert ok.status_code == 303
 
 
-def test_two_logins_in_parallel_tabs_both_complete(app, client, op):
+def test_two_logins_in_parallel_tabs_both_complete(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     first = callback_url(client, app)
     second = callback_url(client, app)
     assert client.get(first).headers["location"] == "/profile"
@@ -231,18 +257,20 @@ def test_two_logins_in_parallel_tabs_both_complete(app, client, op):
     assert client.get(app.url + "/profile").status_code == 200
 
 
-def test_each_login_gets_a_new_session_id(app, client, op):
+def test_each_login_gets_a_new_session_id(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     login(client, app.url)
-    first = client.cookies.get("zbff_session")
+    first = session_cookie(client)
     login(client, app.url)
-    second = client.cookies.get("zbff_session")
-    assert first and second and first != second
+    second = session_cookie(client)
+    assert first != second
     with browser_client() as other:
         other.cookies.set("zbff_session", first)
         assert other.get(app.url + "/profile").status_code == 303
 
 
-def test_keys_rotated_at_the_provider_are_fetched(app, op):
+def test_keys_rotated_at_the_provider_are_fetched(app: ThreadedServer, op: OPProcess) -> None:
     with browser_client() as before:
         login(before, app.url)
     op.rotate_keys()
@@ -255,7 +283,9 @@ def test_keys_rotated_at_the_provider_are_fetched(app, op):
         op.rotate_keys(back=True)
 
 
-def test_provider_unreachable_at_signin_is_a_503_page(start_app, client):
+def test_provider_unreachable_at_signin_is_a_503_page(
+    start_app: AppFactory, client: httpx.Client
+) -> None:
     from devtools.provider import free_port
 
     app = start_app(issuer=f"http://127.0.0.1:{free_port()}", zitadel_timeout=2)
@@ -271,14 +301,16 @@ def test_provider_unreachable_at_signin_is_a_503_page(start_app, client):
     assert api.status_code == 503 and api.json()["error"] == "provider_unavailable"
 
 
-def test_discovery_issuer_mismatch_is_refused(start_app, client, op):
+def test_discovery_issuer_mismatch_is_refused(
+    start_app: AppFactory, client: httpx.Client, op: OPProcess
+) -> None:
     app = start_app(issuer=op.issuer.replace("127.0.0.1", "localhost"))
     token = csrf_token(client.get(f"{app.url}/auth/login").text)
     resp = client.post(f"{app.url}/auth/signin", data={"csrf_token": token})
     assert resp.status_code == 503 and "misconfigured" in resp.text
 
 
-def test_public_client_uses_pkce_without_secret(start_app, op):
+def test_public_client_uses_pkce_without_secret(start_app: AppFactory, op: OPProcess) -> None:
     from devtools.provider import OPProcess, free_port
 
     port = free_port()
@@ -292,7 +324,9 @@ def test_public_client_uses_pkce_without_secret(start_app, op):
         public_op.stop()
 
 
-def test_provider_down_at_callback_is_a_clear_error(app, client, op):
+def test_provider_down_at_callback_is_a_clear_error(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app)
     with provider_transport(app, lambda real: Unreachable()):
         resp = client.get(url)
@@ -312,7 +346,9 @@ class BadGatewayAtToken(httpx.AsyncBaseTransport):
         return await self.real.handle_async_request(request)
 
 
-def test_token_endpoint_server_error_is_a_clear_error(app, client, op):
+def test_token_endpoint_server_error_is_a_clear_error(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     url = callback_url(client, app)
     with provider_transport(app, BadGatewayAtToken):
         resp = client.get(url)

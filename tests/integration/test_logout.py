@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from devtools.flows import FlowResult, csrf_token, follow, login, logout, query_of
-from devtools.provider import CLIENT_ID
+from devtools.provider import CLIENT_ID, OPProcess
 
 from tests.support.backchannel import (
     post_logout_token,
@@ -15,20 +18,25 @@ from tests.support.backchannel import (
     sid_of,
     signed_in,
 )
-from tests.support.clients import browser_client
-from tests.support.records import read_session
+from tests.support.clients import browser_client, session_cookie
+from tests.support.records import read_session, stored_session
+from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import TEST_SECRET
 from tests.support.times import FromNow, resolve
 
 ADMIN_SUB = "301234567890123456"
 
 
-def test_logout_ends_local_and_provider_sessions_and_revokes(app, client, op, tmp_path):
+def test_logout_ends_local_and_provider_sessions_and_revokes(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     # The provider is shared by the whole run: count this test's session, not everyone's.
     provider_sessions = op.sessions(ADMIN_SUB) + 1
     login(client, app.url)
-    cookie = client.cookies.get("zbff_session")
-    record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
+    cookie = session_cookie(client)
+    db = tmp_path / f"sessions-{app.port}.db"
+    record = stored_session(db, TEST_SECRET, cookie)
+    assert record.refresh_token is not None
     assert op.sessions(ADMIN_SUB) == provider_sessions
     assert op.token_active(record.refresh_token)
 
@@ -43,7 +51,7 @@ def test_logout_ends_local_and_provider_sessions_and_revokes(app, client, op, tm
     assert params["post_logout_redirect_uri"] == f"{app.url}/auth/logout/callback"
     assert len(params["state"]) >= 43
     # the local session is gone before the browser even reaches the provider
-    assert read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie) is None
+    assert read_session(db, TEST_SECRET, cookie) is None
     assert not op.token_active(record.refresh_token)
 
     result = FlowResult(resp)
@@ -55,21 +63,27 @@ def test_logout_ends_local_and_provider_sessions_and_revokes(app, client, op, tm
     assert profile.status_code == 303 and profile.headers["location"].startswith("/auth/login")
 
 
-def test_logout_needs_csrf_and_keeps_the_session_without_it(app, client, op):
+def test_logout_needs_csrf_and_keeps_the_session_without_it(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     login(client, app.url)
     assert client.post(app.url + "/auth/logout").status_code == 403
     assert client.post(app.url + "/auth/logout", data={"csrf_token": "forged"}).status_code == 403
     assert client.get(app.url + "/profile").status_code == 200
 
 
-def test_logout_without_a_session_goes_to_success(app, client):
+def test_logout_without_a_session_goes_to_success(
+    app: ThreadedServer, client: httpx.Client
+) -> None:
     token = csrf_token(client.get(app.url + "/auth/login").text)
     resp = client.post(app.url + "/auth/logout", data={"csrf_token": token})
     assert resp.status_code == 303 and resp.headers["location"] == "/auth/logout/success"
 
 
 @pytest.mark.parametrize("state", ["", "state=forged", "state="])
-def test_logout_callback_with_wrong_state_is_an_error(app, client, op, state):
+def test_logout_callback_with_wrong_state_is_an_error(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, state: str
+) -> None:
     login(client, app.url)
     page = client.get(app.url + "/profile")
     client.post(app.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)})
@@ -79,7 +93,7 @@ def test_logout_callback_with_wrong_state_is_an_error(app, client, op, state):
     assert page.status_code == 400 and "could not be confirmed" in page.text
 
 
-def test_logout_helper_journey(app, client, op):
+def test_logout_helper_journey(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:
     login(client, app.url)
     result = logout(client, app.url)
     assert str(result.response.request.url) == f"{app.url}/auth/logout/success"
@@ -88,7 +102,9 @@ def test_logout_helper_journey(app, client, op):
 # Back-channel logout ---------------------------------------------------------------------
 
 
-def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_path):
+def test_backchannel_logout_by_sid_ends_only_that_session(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     first = signed_in(app)
     second = signed_in(app)
     sid = sid_of(app, first, tmp_path)
@@ -98,7 +114,9 @@ def test_backchannel_logout_by_sid_ends_only_that_session(app, client, op, tmp_p
     assert session_alive(app, second)
 
 
-def test_backchannel_logout_by_sub_ends_every_session_of_the_user(app, client, op):
+def test_backchannel_logout_by_sub_ends_every_session_of_the_user(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     first = signed_in(app)
     second = signed_in(app)
     resp = post_logout_token(client, app, op.logout_token(sub=ADMIN_SUB, sid=None))
@@ -106,7 +124,9 @@ def test_backchannel_logout_by_sub_ends_every_session_of_the_user(app, client, o
     assert not session_alive(app, first) and not session_alive(app, second)
 
 
-def test_provider_initiated_backchannel_logout(app, client, op, tmp_path):
+def test_provider_initiated_backchannel_logout(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     cookie = signed_in(app)
     sid = sid_of(app, cookie, tmp_path)
     status = op.control("POST", "backchannel", params={"sub": ADMIN_SUB, "sid": sid})["status"]
@@ -144,7 +164,15 @@ def test_provider_initiated_backchannel_logout(app, client, op, tmp_path):
         ({"typ": "at+jwt"}, "logout token has an unexpected typ"),
     ],
 )
-def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, caplog, claims, reason):
+def test_invalid_logout_tokens_are_refused(
+    app: ThreadedServer,
+    client: httpx.Client,
+    op: OPProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    claims: dict[str, Any],
+    reason: str,
+) -> None:
     caplog.set_level(logging.INFO, logger="zitadel_bff")
     cookie = signed_in(app)
     base = {"sub": ADMIN_SUB, "sid": sid_of(app, cookie, tmp_path)}
@@ -156,7 +184,9 @@ def test_invalid_logout_tokens_are_refused(app, client, op, tmp_path, caplog, cl
 
 
 @pytest.mark.parametrize("body", [b"", b"logout_token=", b"logout_token=a.b.c", b"x=1"])
-def test_malformed_backchannel_requests_are_refused(app, client, body):
+def test_malformed_backchannel_requests_are_refused(
+    app: ThreadedServer, client: httpx.Client, body: bytes
+) -> None:
     resp = client.post(
         app.url + "/auth/backchannel-logout",
         content=body,
@@ -165,7 +195,13 @@ def test_malformed_backchannel_requests_are_refused(app, client, body):
     assert resp.status_code == 400
 
 
-def test_logout_token_replay_is_refused(app, client, op, tmp_path, caplog):
+def test_logout_token_replay_is_refused(
+    app: ThreadedServer,
+    client: httpx.Client,
+    op: OPProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="zitadel_bff")
     cookie = signed_in(app)
     token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path))
@@ -174,14 +210,18 @@ def test_logout_token_replay_is_refused(app, client, op, tmp_path, caplog):
     assert refusals(caplog) == ["logout token replayed"]
 
 
-def test_logout_token_with_typ_logout_jwt_is_accepted(app, client, op, tmp_path):
+def test_logout_token_with_typ_logout_jwt_is_accepted(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     cookie = signed_in(app)
     token = op.logout_token(sub=ADMIN_SUB, sid=sid_of(app, cookie, tmp_path), typ="logout+jwt")
     assert post_logout_token(client, app, token).status_code == 200
     assert not session_alive(app, cookie)
 
 
-def test_logout_with_the_provider_down_still_ends_the_local_session(start_app, op):
+def test_logout_with_the_provider_down_still_ends_the_local_session(
+    start_app: AppFactory, op: OPProcess
+) -> None:
     from tests.support.faults import Unreachable, provider_transport
 
     app = start_app()

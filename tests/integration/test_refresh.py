@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from devtools.flows import login
+from devtools.provider import OPProcess
 
-from tests.support.clients import browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.faults import burst
-from tests.support.records import read_session
+from tests.support.records import stored_session
+from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import TEST_SECRET
 
 ADMIN_SUB = "301234567890123456"
@@ -22,12 +26,14 @@ DUE = 2.2
 LONG = 43200
 
 
-def test_no_refresh_while_the_access_token_is_fresh(app, client, op, tmp_path):
+def test_no_refresh_while_the_access_token_is_fresh(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     login(client, app.url)
-    record = read_session(
-        tmp_path / f"sessions-{app.port}.db", TEST_SECRET, client.cookies.get("zbff_session")
-    )
+    db = tmp_path / f"sessions-{app.port}.db"
+    record = stored_session(db, TEST_SECRET, session_cookie(client))
     # the provider's 12 h tokens are refreshed 60 s before they expire (DESIGN.md: skew 60 s)
+    assert record.access_expires_at is not None
     assert record.refresh_at == pytest.approx(record.access_expires_at - 60, abs=1e-3)
     op.reset_stats()
     for _ in range(3):
@@ -35,24 +41,27 @@ def test_no_refresh_while_the_access_token_is_fresh(app, client, op, tmp_path):
     assert op.stats()["token_requests"]["refresh_token"] == 0
 
 
-def test_refresh_happens_before_expiry_and_rotates(start_app, short_op, tmp_path):
+def test_refresh_happens_before_expiry_and_rotates(
+    start_app: AppFactory, short_op: OPProcess, tmp_path: Path
+) -> None:
     app = start_app(issuer=short_op.issuer)
     db = tmp_path / f"sessions-{app.port}.db"
     with browser_client() as client:
         login(client, app.url)
-        cookie = client.cookies.get("zbff_session")
-        before = read_session(db, TEST_SECRET, cookie)
+        cookie = session_cookie(client)
+        before = stored_session(db, TEST_SECRET, cookie)
         issued = before.refreshed_at or before.created_at  # a slow sign-in may have refreshed
+        assert before.access_expires_at is not None and before.refresh_token is not None
         # a token shorter than twice the skew is refreshed halfway, well before it expires
         midway = (issued + before.access_expires_at) / 2
         assert before.refresh_at == pytest.approx(midway, abs=1e-3)
-        assert before.refresh_at < before.access_expires_at
+        assert before.refresh_at is not None and before.refresh_at < before.access_expires_at
         short_op.reset_stats()
         time.sleep(DUE)
         assert client.get(app.url + "/profile").status_code == 200
         assert short_op.stats()["token_requests"]["refresh_token"] == 1
-        after = read_session(db, TEST_SECRET, cookie)
-        assert after.refresh_token != before.refresh_token
+        after = stored_session(db, TEST_SECRET, cookie)
+        assert after.refresh_token is not None and after.refresh_token != before.refresh_token
         assert after.access_token != before.access_token
         assert after.id_token != before.id_token
         assert not short_op.token_active(before.refresh_token)
@@ -63,11 +72,13 @@ def test_refresh_happens_before_expiry_and_rotates(start_app, short_op, tmp_path
         assert short_op.stats()["token_requests"]["refresh_token"] == 2
 
 
-def test_concurrent_requests_at_expiry_refresh_once(start_app, short_op):
+def test_concurrent_requests_at_expiry_refresh_once(
+    start_app: AppFactory, short_op: OPProcess
+) -> None:
     app = start_app(issuer=short_op.issuer)
     with browser_client() as client:
         login(client, app.url)
-        cookie = client.cookies.get("zbff_session")
+        cookie = session_cookie(client)
     with short_op.access_token_ttl(LONG):
         short_op.reset_stats()
         time.sleep(DUE)
@@ -79,7 +90,7 @@ def test_concurrent_requests_at_expiry_refresh_once(start_app, short_op):
     assert refreshes == 1
 
 
-def test_revoked_grant_signs_the_user_out(start_app, short_op):
+def test_revoked_grant_signs_the_user_out(start_app: AppFactory, short_op: OPProcess) -> None:
     app = start_app(issuer=short_op.issuer)
     with browser_client() as client:
         login(client, app.url)
@@ -95,10 +106,10 @@ def test_revoked_grant_signs_the_user_out(start_app, short_op):
         assert again.status_code == 303 and "error" not in again.headers["location"]
 
 
-def test_two_app_instances_on_redis_refresh_once(start_app, short_op):
+def test_two_app_instances_on_redis_refresh_once(
+    start_app: AppFactory, short_op: OPProcess
+) -> None:
     """Several instances behind a load balancer share sessions in Redis and refresh once."""
-    import pytest
-
     from tests.support.redis import RedisServer, redis_required
 
     if not RedisServer.available():
@@ -111,7 +122,7 @@ def test_two_app_instances_on_redis_refresh_once(start_app, short_op):
         second = start_app(issuer=short_op.issuer, session_store=redis.url)
         with browser_client() as client:
             login(client, first.url)
-            cookie = client.cookies.get("zbff_session")
+            cookie = session_cookie(client)
         with browser_client() as other:
             other.cookies.set("zbff_session", cookie)
             assert other.get(second.url + "/profile").status_code == 200

@@ -10,17 +10,18 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from devtools.flows import login
-from devtools.provider import OP_DIR
+from devtools.provider import OP_DIR, OPProcess
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.support.clients import browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.faults import burst, provider_transport
-from tests.support.records import read_session
-from tests.support.server import ThreadedServer
+from tests.support.records import stored_session
+from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import TEST_SECRET
 from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
@@ -73,15 +74,17 @@ def app_clock_ahead(server: ThreadedServer, seconds: float) -> Iterator[None]:
         sessions.clock = time.time
 
 
-def stats_refreshes(op) -> int:  # type: ignore[no-untyped-def]
+def stats_refreshes(op: OPProcess) -> int:
     return int(op.stats()["token_requests"].get("refresh_token", 0))
 
 
-def test_provider_down_at_refresh_one_attempt_for_a_burst_then_back_off(start_app, short_op):
+def test_provider_down_at_refresh_one_attempt_for_a_burst_then_back_off(
+    start_app: AppFactory, short_op: OPProcess
+) -> None:
     app = start_app(issuer=short_op.issuer)
     with browser_client() as client:
         login(client, app.url)
-        cookie = client.cookies.get("zbff_session")
+        cookie = session_cookie(client)
     short_op.reset_stats()
     down = CountingUnreachable()
     with app_clock_ahead(app, 2.5), provider_transport(app, lambda real: down):
@@ -94,7 +97,9 @@ def test_provider_down_at_refresh_one_attempt_for_a_burst_then_back_off(start_ap
     assert stats_refreshes(short_op) == 1  # after the back-off, the provider is asked again
 
 
-def test_userinfo_is_unavailable_not_unauthenticated_when_the_token_expired(start_app, short_op):
+def test_userinfo_is_unavailable_not_unauthenticated_when_the_token_expired(
+    start_app: AppFactory, short_op: OPProcess
+) -> None:
     app = start_app(issuer=short_op.issuer)
     with browser_client() as client:
         login(client, app.url)
@@ -106,25 +111,29 @@ def test_userinfo_is_unavailable_not_unauthenticated_when_the_token_expired(star
             assert session["authenticated"] is True
 
 
-def test_userinfo_with_a_revoked_access_token_refreshes_once(app, client, op, tmp_path):
+def test_userinfo_with_a_revoked_access_token_refreshes_once(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     login(client, app.url)
-    cookie = client.cookies.get("zbff_session")
+    cookie = session_cookie(client)
     db = tmp_path / f"sessions-{app.port}.db"
-    before = read_session(db, TEST_SECRET, cookie)
-    assert before is not None
+    before = stored_session(db, TEST_SECRET, cookie)
+    assert before.refresh_token is not None
     assert op.revoke_access_token(before.access_token) == 1
     assert not op.token_active(before.access_token) and op.token_active(before.refresh_token)
     op.reset_stats()
     resp = client.get(app.url + "/auth/userinfo", headers=JSON)
     assert resp.status_code == 200 and resp.json()["sub"] == ADMIN_SUB
     assert stats_refreshes(op) == 1
-    after = read_session(db, TEST_SECRET, cookie)
-    assert after is not None and after.access_token != before.access_token
+    after = stored_session(db, TEST_SECRET, cookie)
+    assert after.access_token != before.access_token
     assert client.get(app.url + "/auth/userinfo", headers=JSON).status_code == 200
     assert stats_refreshes(op) == 1
 
 
-def test_userinfo_with_all_tokens_revoked_ends_the_session_with_a_message(app, client, op):
+def test_userinfo_with_all_tokens_revoked_ends_the_session_with_a_message(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     login(client, app.url)
     assert op.revoke_user(ADMIN_SUB) >= 1  # e.g. revoked in the ZITADEL console
     resp = client.get(app.url + "/auth/userinfo", headers=JSON)
@@ -137,7 +146,9 @@ def test_userinfo_with_all_tokens_revoked_ends_the_session_with_a_message(app, c
     assert client.get(app.url + "/auth/session", headers=JSON).json()["authenticated"] is False
 
 
-def test_signed_userinfo_is_served_by_the_userinfo_route(app, client, op):
+def test_signed_userinfo_is_served_by_the_userinfo_route(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     with provider_transport(app, SignedUserinfo):
         login(client, app.url)
         resp = client.get(app.url + "/auth/userinfo", headers=JSON)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 from contextlib import closing
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import httpx
 from devtools.flows import login
+from devtools.provider import OPProcess
 
-from tests.support.clients import browser_client
-from tests.support.records import expire_record, read_session
-from tests.support.server import ThreadedServer
+from tests.support.clients import browser_client, session_cookie
+from tests.support.records import expire_record, read_session, stored_session
+from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import TEST_SECRET
 from tests.support.times import MovableClock
+from zitadel_bff import ZitadelAuth
 from zitadel_bff.sessions import SessionData
 from zitadel_bff.sessions.manager import MAX_TOUCH_INTERVAL
 
@@ -22,11 +27,14 @@ ADMIN_SUB = "301234567890123456"
 EXPIRED = "/auth/login?returnTo=%2Fprofile&error=session_expired"
 
 
-def auth_of(server):
-    return server.app.state.zitadel_auth
+def auth_of(server: ThreadedServer) -> ZitadelAuth:
+    auth: ZitadelAuth = server.app.state.zitadel_auth
+    return auth
 
 
-def test_protected_page_redirects_html_and_401s_json(app, client):
+def test_protected_page_redirects_html_and_401s_json(
+    app: ThreadedServer, client: httpx.Client
+) -> None:
     resp = client.get(app.url + "/profile?tab=x")
     assert resp.status_code == 303
     assert resp.headers["location"] == "/auth/login?returnTo=%2Fprofile%3Ftab%3Dx"
@@ -35,9 +43,11 @@ def test_protected_page_redirects_html_and_401s_json(app, client):
     assert api.json() == {"error": "not_authenticated", "message": "Please sign in"}
 
 
-def test_tampered_cookie_is_signed_out_and_cleared(app, client, op):
+def test_tampered_cookie_is_signed_out_and_cleared(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     login(client, app.url)
-    real = client.cookies.get("zbff_session")
+    real = session_cookie(client)
     client.cookies.clear()  # replace the cookie, do not add a second one beside it
     client.cookies.set("zbff_session", real[:-2] + ("AA" if real[-2:] != "AA" else "BB"))
     resp = client.get(app.url + "/profile")
@@ -47,16 +57,18 @@ def test_tampered_cookie_is_signed_out_and_cleared(app, client, op):
     )
     for junk in [b"", b"x" * 5000, "\u00e9t\u00e9".encode(), b"a;b", b'"quoted"', b"\xff\xfe"]:
         with browser_client() as other:
-            resp = other.get(app.url + "/profile", headers={"cookie": b"zbff_session=" + junk})
+            resp = other.get(app.url + "/profile", headers={b"cookie": b"zbff_session=" + junk})
             assert resp.status_code == 303
 
 
-def test_session_record_is_encrypted_at_rest(app, client, op, tmp_path):
+def test_session_record_is_encrypted_at_rest(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     login(client, app.url)
     db = tmp_path / f"sessions-{app.port}.db"
     rows = sqlite3.connect(db).execute("SELECT key, value FROM records").fetchall()
     blob = b"".join(bytes(v) for _, v in rows) + "".join(k for k, _ in rows).encode()
-    cookie = client.cookies.get("zbff_session")
+    cookie = session_cookie(client)
     for secret in [ADMIN_SUB.encode(), b"admin@acme.localhost", cookie.encode(), b"Ada"]:
         assert secret not in blob
     data = read_session(db, TEST_SECRET, cookie)
@@ -70,26 +82,30 @@ IDLE = 600
 MAX_LIFETIME = 1000
 
 
-def lifetimes_app(start_app, **settings) -> tuple[ThreadedServer, MovableClock]:
+def lifetimes_app(start_app: AppFactory, **settings: Any) -> tuple[ThreadedServer, MovableClock]:
     app = start_app(session_duration=IDLE, **settings)
     clock = MovableClock()
     auth_of(app).sessions.clock = clock
     return app, clock
 
 
-def signed_in_record(client, app, tmp_path, clock) -> tuple[Path, str, SessionData]:
+def signed_in_record(
+    client: httpx.Client, app: ThreadedServer, tmp_path: Path, clock: MovableClock
+) -> tuple[Path, str, SessionData]:
     """Sign in; the database, the cookie and the record, which must expire after IDLE s."""
     before = clock()
     login(client, app.url)
     after = clock()
     db = tmp_path / f"sessions-{app.port}.db"
-    cookie = client.cookies.get("zbff_session")
-    record = read_session(db, TEST_SECRET, cookie)
-    assert record is not None and before + IDLE <= record.expires_at <= after + IDLE
+    cookie = session_cookie(client)
+    record = stored_session(db, TEST_SECRET, cookie)
+    assert before + IDLE <= record.expires_at <= after + IDLE
     return db, cookie, record
 
 
-def assert_expired_message(client, app, resp) -> None:
+def assert_expired_message(
+    client: httpx.Client, app: ThreadedServer, resp: httpx.Response
+) -> None:
     """The session-expired answer: back to sign-in with a message, the cookie cleared."""
     assert resp.status_code == 303 and resp.headers["location"] == EXPIRED
     page = client.get(app.url + resp.headers["location"])
@@ -100,7 +116,9 @@ def assert_expired_message(client, app, resp) -> None:
     assert again.headers["location"] == "/auth/login?returnTo=%2Fprofile"
 
 
-def test_idle_timeout_ends_the_session_with_a_message(start_app, client, tmp_path):
+def test_idle_timeout_ends_the_session_with_a_message(
+    start_app: AppFactory, client: httpx.Client, tmp_path: Path
+) -> None:
     app, clock = lifetimes_app(start_app)
     db, cookie, record = signed_in_record(client, app, tmp_path, clock)
     clock.set(record.expires_at)  # IDLE seconds without a request
@@ -108,44 +126,52 @@ def test_idle_timeout_ends_the_session_with_a_message(start_app, client, tmp_pat
     assert read_session(db, TEST_SECRET, cookie) is None  # ended, not only refused
 
 
-def test_a_record_the_store_dropped_at_expiry_asks_to_sign_in_again(app, client, op, tmp_path):
+def test_a_record_the_store_dropped_at_expiry_asks_to_sign_in_again(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     db = tmp_path / f"sessions-{app.port}.db"
     login(client, app.url)
-    cookie = client.cookies.get("zbff_session")
+    cookie = session_cookie(client)
     assert client.get(app.url + "/profile").status_code == 200
     expire_record(db, TEST_SECRET, cookie)  # its expiry passed: the store no longer returns it
     assert_expired_message(client, app, client.get(app.url + "/profile"))
 
 
-def test_activity_extends_the_idle_timeout(start_app, client, tmp_path):
+def test_activity_extends_the_idle_timeout(
+    start_app: AppFactory, client: httpx.Client, tmp_path: Path
+) -> None:
     app, clock = lifetimes_app(start_app)
     db, cookie, first = signed_in_record(client, app, tmp_path, clock)
     clock.set(first.expires_at - IDLE / 2)  # a request half way through the idle time...
     used_at = clock()
     assert client.get(app.url + "/profile").status_code == 200
-    moved = read_session(db, TEST_SECRET, cookie).expires_at
+    moved = stored_session(db, TEST_SECRET, cookie).expires_at
     assert used_at + IDLE <= moved <= clock() + IDLE  # ...restarts it
     clock.set(first.expires_at + IDLE / 4)  # past the first expiry, not past the new one
     assert client.get(app.url + "/profile").status_code == 200
-    assert read_session(db, TEST_SECRET, cookie).expires_at > moved  # and again
-    clock.set(read_session(db, TEST_SECRET, cookie).expires_at)
+    assert stored_session(db, TEST_SECRET, cookie).expires_at > moved  # and again
+    clock.set(stored_session(db, TEST_SECRET, cookie).expires_at)
     assert_expired_message(client, app, client.get(app.url + "/profile"))
 
 
-def test_the_idle_expiry_is_written_at_most_once_per_touch_interval(start_app, client, tmp_path):
+def test_the_idle_expiry_is_written_at_most_once_per_touch_interval(
+    start_app: AppFactory, client: httpx.Client, tmp_path: Path
+) -> None:
     app, clock = lifetimes_app(start_app)
     db, cookie, first = signed_in_record(client, app, tmp_path, clock)
     interval = auth_of(app).sessions.touch_interval
     assert interval == min(MAX_TOUCH_INTERVAL, IDLE / 10)
     clock.set(first.expires_at - IDLE + interval / 2)  # well within the interval: no write
     assert client.get(app.url + "/profile").status_code == 200
-    assert read_session(db, TEST_SECRET, cookie).expires_at == first.expires_at
+    assert stored_session(db, TEST_SECRET, cookie).expires_at == first.expires_at
     clock.set(first.expires_at - IDLE + interval)  # a full interval later: written
     assert client.get(app.url + "/profile").status_code == 200
-    assert read_session(db, TEST_SECRET, cookie).expires_at >= first.expires_at + interval
+    assert stored_session(db, TEST_SECRET, cookie).expires_at >= first.expires_at + interval
 
 
-def test_absolute_lifetime_ends_an_active_session(start_app, client, tmp_path):
+def test_absolute_lifetime_ends_an_active_session(
+    start_app: AppFactory, client: httpx.Client, tmp_path: Path
+) -> None:
     app, clock = lifetimes_app(start_app, session_max_lifetime=MAX_LIFETIME)
     db, cookie, record = signed_in_record(client, app, tmp_path, clock)
     cap = record.created_at + MAX_LIFETIME
@@ -153,12 +179,14 @@ def test_absolute_lifetime_ends_an_active_session(start_app, client, tmp_path):
         clock.set(at)
         assert client.get(app.url + "/profile").status_code == 200
     # activity no longer moves the expiry past the cap
-    assert read_session(db, TEST_SECRET, cookie).expires_at == cap
+    assert stored_session(db, TEST_SECRET, cookie).expires_at == cap
     clock.set(cap)
     assert_expired_message(client, app, client.get(app.url + "/profile"))
 
 
-def test_expired_records_are_purged(app, client, op, tmp_path):
+def test_expired_records_are_purged(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, tmp_path: Path
+) -> None:
     import asyncio
 
     from zitadel_bff.sessions import SQLiteStore
@@ -182,7 +210,7 @@ def test_expired_records_are_purged(app, client, op, tmp_path):
         assert con.execute("SELECT count(*) FROM tags").fetchone()[0] == 0
 
 
-def test_userinfo_endpoint(app, client, op):
+def test_userinfo_endpoint(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:
     login(client, app.url)
     resp = client.get(app.url + "/auth/userinfo", headers={"accept": "application/json"})
     assert resp.status_code == 200
@@ -192,7 +220,9 @@ def test_userinfo_endpoint(app, client, op):
     assert resp.headers["cache-control"] == "no-store"
 
 
-def test_session_endpoint_for_spas(app, client, op):
+def test_session_endpoint_for_spas(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess
+) -> None:
     anon = client.get(app.url + "/auth/session").json()
     assert anon["authenticated"] is False and anon["csrf_token"]
     login(client, app.url)
@@ -204,7 +234,7 @@ def test_session_endpoint_for_spas(app, client, op):
     assert resp.status_code == 303
 
 
-def test_admin_role_guard(app, op):
+def test_admin_role_guard(app: ThreadedServer, op: OPProcess) -> None:
     with browser_client() as admin:
         login(admin, app.url, username="admin")
         page = admin.get(app.url + "/admin")
@@ -219,14 +249,14 @@ def test_admin_role_guard(app, op):
         assert "Alice Example" in profile.text and "not verified" in profile.text
 
 
-def test_health_and_readiness(app, client):
+def test_health_and_readiness(app: ThreadedServer, client: httpx.Client) -> None:
     assert client.get(app.url + "/healthz").json() == {"status": "ok"}
     ready = client.get(app.url + "/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "store": "ok", "provider": "ok"}
 
 
-def test_security_headers(app, client):
+def test_security_headers(app: ThreadedServer, client: httpx.Client) -> None:
     resp = client.get(app.url + "/")
     csp = resp.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp
@@ -239,7 +269,7 @@ def test_security_headers(app, client):
     assert "strict-transport-security" not in resp.headers  # http
 
 
-def test_static_files_are_cached_with_etags(app, client):
+def test_static_files_are_cached_with_etags(app: ThreadedServer, client: httpx.Client) -> None:
     page = client.get(app.url + "/")
     href = page.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
     assert href.startswith("/auth/static/app.css?v=")
@@ -252,7 +282,7 @@ def test_static_files_are_cached_with_etags(app, client):
     assert client.get(app.url + "/auth/static/../pyproject.toml").status_code == 404
 
 
-def test_not_found_page_and_json(app, client):
+def test_not_found_page_and_json(app: ThreadedServer, client: httpx.Client) -> None:
     page = client.get(app.url + "/does-not-exist")
     assert page.status_code == 404 and "Page not found" in page.text
     api = client.get(app.url + "/does-not-exist", headers={"accept": "application/json"})
@@ -295,7 +325,7 @@ class PageScan(HTMLParser):
             self.texts.append((self._open[-1], data.strip()))
 
 
-def test_claims_are_escaped(app, client, op):
+def test_claims_are_escaped(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:
     login(client, app.url, username="mallory")
     resp = client.get(app.url + "/profile")
     assert resp.status_code == 200
@@ -317,14 +347,18 @@ def test_claims_are_escaped(app, client, op):
         assert raw not in resp.text
 
 
-def test_db_file_and_data_dir_are_created(start_app, tmp_path, client):
+def test_db_file_and_data_dir_are_created(
+    start_app: AppFactory, tmp_path: Path, client: httpx.Client
+) -> None:
     db = tmp_path / "nested" / "dir" / "s.db"
     app = start_app(session_store=f"sqlite:///{db}")
     assert client.get(app.url + "/readyz").status_code == 200
     assert Path(db).is_file()
 
 
-def test_https_public_url_means_secure_host_cookies_and_hsts(start_app, client, port_pool):
+def test_https_public_url_means_secure_host_cookies_and_hsts(
+    start_app: AppFactory, client: httpx.Client, port_pool: queue.Queue[int]
+) -> None:
     port = port_pool.get_nowait()
     try:
         app = start_app(

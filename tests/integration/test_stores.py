@@ -12,10 +12,12 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.support.redis import RedisServer, redis_required
+from tests.support.server import AppFactory
 from zitadel_bff.errors import StoreUnavailable
 from zitadel_bff.sessions import MemoryStore, SQLiteStore, Store, store_from_url
 from zitadel_bff.sessions.stores import redis as redis_store
@@ -46,7 +48,9 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request, tmp_path: Path, redis_server) -> AsyncIterator[Store]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer | None
+) -> AsyncIterator[Store]:
     if request.param == "memory":
         s: Store = MemoryStore()
     elif request.param == "sqlite":
@@ -54,8 +58,10 @@ async def store(request, tmp_path: Path, redis_server) -> AsyncIterator[Store]:
     else:
         if redis_server is None:
             pytest.skip("redis-server is not installed")
-        s = store_from_url(redis_server.url)
-        await s._redis.flushdb()  # type: ignore[attr-defined]
+        redis = store_from_url(redis_server.url)
+        assert isinstance(redis, redis_store.RedisStore)
+        await redis._redis.flushdb()
+        s = redis
     yield s
     await s.close()
 
@@ -69,7 +75,7 @@ async def value(store: Store, key: str) -> bytes | None:
     return entry.value if entry is not None else None
 
 
-async def test_set_get_delete(store):
+async def test_set_get_delete(store: Store) -> None:
     assert await store.get("s:a") is None
     await store.set("s:a", b"one", later())
     assert await value(store, "s:a") == b"one"
@@ -80,7 +86,7 @@ async def test_set_get_delete(store):
     assert await store.get("s:a") is None
 
 
-async def test_get_returns_the_expiry(store):
+async def test_get_returns_the_expiry(store: Store) -> None:
     expires_at = later()
     await store.set("s:a", b"v", expires_at)
     entry = await store.get("s:a")
@@ -94,7 +100,7 @@ def expire_now() -> float:
     return time.time() - 1
 
 
-async def test_expired_records_are_never_returned(store):
+async def test_expired_records_are_never_returned(store: Store) -> None:
     await store.set("s:a", b"v", later())
     assert await value(store, "s:a") == b"v"
     assert await store.touch("s:a", expire_now()) is True
@@ -104,7 +110,7 @@ async def test_expired_records_are_never_returned(store):
     assert await store.touch("s:a", later()) is False
 
 
-async def test_update_keeps_the_expiry_and_the_tags(store):
+async def test_update_keeps_the_expiry_and_the_tags(store: Store) -> None:
     expires_at = later()
     await store.set("s:a", b"old", expires_at, ["sub:u"])
     assert await store.update("s:a", b"new") is True
@@ -114,7 +120,7 @@ async def test_update_keeps_the_expiry_and_the_tags(store):
     assert await store.delete_tagged("sub:u") == 1
 
 
-async def test_update_never_brings_an_ended_record_back(store):
+async def test_update_never_brings_an_ended_record_back(store: Store) -> None:
     assert await store.update("s:gone", b"v") is False
     await store.set("s:a", b"v", later())
     await store.delete("s:a")
@@ -122,7 +128,7 @@ async def test_update_never_brings_an_ended_record_back(store):
     assert await store.get("s:a") is None
 
 
-async def test_touch_moves_the_expiry_and_keeps_the_value_and_tags(store):
+async def test_touch_moves_the_expiry_and_keeps_the_value_and_tags(store: Store) -> None:
     await store.set("s:a", b"v", later(10), ["sub:u"])
     expires_at = later(120)
     assert await store.touch("s:a", expires_at) is True
@@ -133,26 +139,26 @@ async def test_touch_moves_the_expiry_and_keeps_the_value_and_tags(store):
     assert await store.touch("s:a", later()) is False
 
 
-async def test_pop_is_one_time_even_when_concurrent(store):
+async def test_pop_is_one_time_even_when_concurrent(store: Store) -> None:
     await store.set("t:x", b"tx", later())
     results = await asyncio.gather(*[store.pop("t:x") for _ in range(10)])
     assert results.count(b"tx") == 1 and results.count(None) == 9
 
 
-async def test_add_detects_replays(store):
+async def test_add_detects_replays(store: Store) -> None:
     assert await store.add("j:1", later()) is True
     assert await store.add("j:1", later()) is False
     assert await store.add("j:2", later()) is True
 
 
-async def test_add_after_expiry_is_new_again(store):
+async def test_add_after_expiry_is_new_again(store: Store) -> None:
     assert await store.add("j:1", later()) is True
     assert await store.touch("j:1", expire_now()) is True
     assert await store.add("j:1", later()) is True
     assert await store.add("j:1", later()) is False
 
 
-async def test_tags_index_records(store):
+async def test_tags_index_records(store: Store) -> None:
     await store.set("s:1", b"a", later(), ["sub:u1", "sid:x"])
     await store.set("s:2", b"b", later(), ["sub:u1", "sid:y"])
     await store.set("s:3", b"c", later(), ["sub:u2", "sid:z"])
@@ -164,7 +170,7 @@ async def test_tags_index_records(store):
     assert await store.delete_tagged("sub:nobody") == 0
 
 
-async def test_replacing_a_record_replaces_its_tags(store):
+async def test_replacing_a_record_replaces_its_tags(store: Store) -> None:
     await store.set("s:1", b"a", later(), ["sid:old"])
     await store.set("s:1", b"b", later(), ["sid:new"])
     assert await store.delete_tagged("sid:old") == 0
@@ -172,7 +178,7 @@ async def test_replacing_a_record_replaces_its_tags(store):
     assert await store.delete_tagged("sid:new") == 1
 
 
-async def test_count_and_purge(store):
+async def test_count_and_purge(store: Store) -> None:
     for i in range(5):
         await store.set(f"s:{i}", b"v", later(), [f"sub:{i}"])
     await store.set("s:old", b"v", later(), ["sub:old"])
@@ -185,11 +191,11 @@ async def test_count_and_purge(store):
     assert await store.delete_tagged("sub:old") == 0
 
 
-async def test_ping(store):
+async def test_ping(store: Store) -> None:
     await store.ping()
 
 
-async def test_redis_lock_is_exclusive(redis_server):
+async def test_redis_lock_is_exclusive(redis_server: RedisServer | None) -> None:
     if redis_server is None:
         pytest.skip("redis-server is not installed")
     store = store_from_url(redis_server.url)
@@ -209,7 +215,7 @@ async def test_redis_lock_is_exclusive(redis_server):
     assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
 
 
-async def test_redis_serves_every_request_after_a_restart(own_redis):
+async def test_redis_serves_every_request_after_a_restart(own_redis: RedisServer) -> None:
     store = store_from_url(own_redis.url)
     try:
         # Fill the pool: after the restart every pooled connection is stale.
@@ -232,7 +238,7 @@ async def test_redis_serves_every_request_after_a_restart(own_redis):
         await store.close()
 
 
-async def test_redis_down_raises_store_unavailable_within_the_bound(own_redis):
+async def test_redis_down_raises_store_unavailable_within_the_bound(own_redis: RedisServer) -> None:
     store = store_from_url(own_redis.url)
     try:
         await store.ping()
@@ -250,7 +256,9 @@ async def test_redis_down_raises_store_unavailable_within_the_bound(own_redis):
         await store.close()
 
 
-async def test_a_frozen_redis_raises_store_unavailable_within_the_bound(own_redis):
+async def test_a_frozen_redis_raises_store_unavailable_within_the_bound(
+    own_redis: RedisServer
+) -> None:
     store = store_from_url(own_redis.url)
     try:
         await store.ping()
@@ -263,7 +271,9 @@ async def test_a_frozen_redis_raises_store_unavailable_within_the_bound(own_redi
         await store.close()
 
 
-async def test_redis_lock_acquisition_failure_raises_store_unavailable(own_redis):
+async def test_redis_lock_acquisition_failure_raises_store_unavailable(
+    own_redis: RedisServer
+) -> None:
     store = store_from_url(own_redis.url)
     own_redis.kill()
     try:
@@ -274,7 +284,9 @@ async def test_redis_lock_acquisition_failure_raises_store_unavailable(own_redis
         await store.close()
 
 
-async def test_redis_lock_not_granted_within_ttl_yields_false(redis_server):
+async def test_redis_lock_not_granted_within_ttl_yields_false(
+    redis_server: RedisServer | None
+) -> None:
     if redis_server is None:
         pytest.skip("redis-server is not installed")
     store = store_from_url(redis_server.url)
@@ -287,7 +299,9 @@ async def test_redis_lock_not_granted_within_ttl_yields_false(redis_server):
         await store.close()
 
 
-async def test_a_failed_lock_release_does_not_hide_the_outcome(own_redis, caplog):
+async def test_a_failed_lock_release_does_not_hide_the_outcome(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     store = store_from_url(own_redis.url)
     try:
         async with store.lock("refresh:s1", 5) as acquired:
@@ -303,7 +317,7 @@ async def test_a_failed_lock_release_does_not_hide_the_outcome(own_redis, caplog
         await store.close()
 
 
-async def test_closing_a_redis_store_never_raises(caplog):
+async def test_closing_a_redis_store_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     class ClientThatCannotDisconnect:
         async def aclose(self) -> None:
             raise RedisConnectionError("Timed out closing connection")
@@ -312,12 +326,13 @@ async def test_closing_a_redis_store_never_raises(caplog):
     assert "closing the Redis client failed: ConnectionError" in caplog.text
 
 
-async def test_redis_count_pages_through_scan(redis_server):
+async def test_redis_count_pages_through_scan(redis_server: RedisServer | None) -> None:
     if redis_server is None:
         pytest.skip("redis-server is not installed")
     store = store_from_url(redis_server.url)
+    assert isinstance(store, redis_store.RedisStore)
     try:
-        raw = store._redis  # type: ignore[attr-defined]
+        raw = store._redis
         await raw.flushdb()
         await raw.mset({f"zbff:s:{i}": b"v" for i in range(2500)})
         await raw.set("zbff:t:other", b"v")
@@ -326,7 +341,7 @@ async def test_redis_count_pages_through_scan(redis_server):
         await store.close()
 
 
-async def test_sqlite_purge_works_in_batches(tmp_path):
+async def test_sqlite_purge_works_in_batches(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "big.db")
     try:
         past = time.time() - 1
@@ -339,7 +354,7 @@ async def test_sqlite_purge_works_in_batches(tmp_path):
         await store.close()
 
 
-async def test_unreachable_redis_raises_store_unavailable():
+async def test_unreachable_redis_raises_store_unavailable() -> None:
     from devtools.provider import free_port
 
     store = store_from_url(f"redis://127.0.0.1:{free_port()}/0")
@@ -378,7 +393,9 @@ UNUSABLE_SQLITE_PATHS = {
 @pytest.mark.parametrize(
     ("name", "expected"), UNUSABLE_SQLITE_PATHS.values(), ids=list(UNUSABLE_SQLITE_PATHS)
 )
-def test_sqlite_in_an_unwritable_place_raises_store_unavailable(tmp_path, name, expected):
+def test_sqlite_in_an_unwritable_place_raises_store_unavailable(
+    tmp_path: Path, name: str, expected: str
+) -> None:
     (tmp_path / "file.txt").write_text("x")
     (tmp_path / "dir.db").mkdir()
     (tmp_path / "junk.db").write_bytes(b"not an SQLite database, but long enough to be read" * 4)
@@ -392,7 +409,7 @@ OPEN_STORE = (
 )
 
 
-def test_sqlite_in_a_read_only_directory_says_permission_denied():
+def test_sqlite_in_a_read_only_directory_says_permission_denied() -> None:
     """Root writes anywhere, so the store is opened by an unprivileged user (nobody)."""
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv to drop privileges")
@@ -414,19 +431,23 @@ def test_sqlite_in_a_read_only_directory_says_permission_denied():
 
 
 @pytest.mark.parametrize("url", ["sqlite://x.db", "sqlite:///", "sqlite://"])
-def test_sqlite_url_without_a_file_is_refused(url, tmp_path, monkeypatch):
+def test_sqlite_url_without_a_file_is_refused(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=r"sqlite:///relative/path\.db or sqlite:////"):
         store_from_url(url)
     assert list(tmp_path.iterdir()) == []  # no directory named "sqlite:"
 
 
-def test_unknown_scheme():
+def test_unknown_scheme() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         store_from_url("mysql://x")
 
 
-def test_app_with_unreachable_redis_shows_503_pages(start_app, client):
+def test_app_with_unreachable_redis_shows_503_pages(
+    start_app: AppFactory, client: httpx.Client
+) -> None:
     from devtools.flows import csrf_token
     from devtools.provider import free_port
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from devtools.flows import login
 
-from tests.support.clients import JSON_HEADERS, browser_client
+from tests.support.clients import JSON_HEADERS, browser_client, session_cookie
 from tests.support.records import read_session
 from tests.support.server import ThreadedServer
 from tests.support.settings import TEST_SECRET
@@ -23,9 +23,7 @@ def signed_in(app: ThreadedServer) -> str:
     """Sign a fresh browser in; return its session cookie."""
     with browser_client() as browser:
         login(browser, app.url)
-        cookie = browser.cookies.get("zbff_session")
-    assert cookie
-    return cookie
+        return session_cookie(browser)
 
 
 def session_alive(app: ThreadedServer, cookie: str) -> bool:

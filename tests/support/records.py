@@ -32,6 +32,13 @@ def read_session(db: Path, secret: str, session_id: str) -> SessionData | None:
     return asyncio.run(read())
 
 
+def stored_session(db: Path, secret: str, session_id: str) -> SessionData:
+    """:func:`read_session` for a session that must be stored; the test fails when it is not."""
+    record = read_session(db, secret, session_id)
+    assert record is not None, "no such session record"
+    return record
+
+
 def expire_record(db: Path, secret: str, session_id: str) -> None:
     """Move the record's store expiry into the past, as if its time had run out."""
     with closing(sqlite3.connect(db)) as con, con:

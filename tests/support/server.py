@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
 START_TIMEOUT = 10.0
+
+
+class AppFactory(Protocol):
+    """The ``start_app`` fixture: the demo app on a loopback port, against the test provider
+    unless ``issuer`` names another; ``overrides`` are further settings."""
+
+    def __call__(
+        self, *, issuer: str | None = None, port: int | None = None, **overrides: Any
+    ) -> ThreadedServer: ...
 
 
 class ThreadedServer:

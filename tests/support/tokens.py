@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import Key, RSAKey
 
 from tests.support.times import resolve
 from zitadel_bff.oidc.keys import JWKSCache
@@ -65,7 +65,7 @@ def id_claims(**changes: Any) -> dict[str, Any]:
 
 
 class Fetcher:
-    def __init__(self, *keys: RSAKey) -> None:
+    def __init__(self, *keys: Key) -> None:
         self.keys = list(keys)
         self.calls = 0
 

@@ -24,27 +24,27 @@ ZITADEL_CLAIMS = {
 }
 
 
-def test_roles_are_merged_from_both_claims():
+def test_roles_are_merged_from_both_claims() -> None:
     assert roles_from_claims(ZITADEL_CLAIMS) == {
         "admin": {"301234567890123000": "acme.localhost"},
         "user": {"999": "other.localhost"},
     }
 
 
-def test_malformed_roles_are_ignored():
+def test_malformed_roles_are_ignored() -> None:
     assert roles_from_claims({"urn:zitadel:iam:org:project:roles": ["admin"]}) == {}
     assert roles_from_claims({"urn:zitadel:iam:org:project:roles": {"admin": "x"}}) == {"admin": {}}
     assert roles_from_claims({}) == {}
 
 
-def test_metadata_is_base64url_decoded_without_padding():
+def test_metadata_is_base64url_decoded_without_padding() -> None:
     assert metadata_from_claims(ZITADEL_CLAIMS) == {"department": "platform"}
     assert metadata_from_claims({"urn:zitadel:iam:user:metadata": {"k": "%%%"}}) == {"k": "%%%"}
     assert metadata_from_claims({"urn:zitadel:iam:user:metadata": {"k": "_w"}}) == {"k": "_w"}
     assert metadata_from_claims({"urn:zitadel:iam:user:metadata": "x"}) == {}
 
 
-def test_profile():
+def test_profile() -> None:
     user = UserProfile.from_claims(ZITADEL_CLAIMS)
     assert user.sub == "301234567890123456"
     assert user.display_name == "Ada Admin"
@@ -56,7 +56,7 @@ def test_profile():
     assert user.user_claims()["name"] == "Ada Admin"
 
 
-def test_profile_with_minimal_claims():
+def test_profile_with_minimal_claims() -> None:
     user = UserProfile.from_claims({"sub": "1", "email_verified": "true"})
     assert user.display_name == "1"
     assert user.email_verified is False  # only a JSON true counts

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from zitadel_bff.config import DEFAULT_SCOPES, PLACEHOLDER_SECRET, load_settings
@@ -12,7 +14,7 @@ GOOD = {
 }
 
 
-def test_defaults_and_derived_values():
+def test_defaults_and_derived_values() -> None:
     s = load_settings(None, **GOOD)
     assert s.issuer == "https://my-org.zitadel.cloud"
     assert s.port == 3000 and s.session_duration == 3600
@@ -23,7 +25,7 @@ def test_defaults_and_derived_values():
     assert s.public_origin == "https://app.example.com"
 
 
-def test_reads_environment_and_env_file(monkeypatch, tmp_path):
+def test_reads_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("\n".join(f"{k.upper()}={v}" for k, v in GOOD.items()) + "\nPORT=4000\n")
     monkeypatch.setenv("PORT", "5000")
@@ -52,14 +54,14 @@ def test_reads_environment_and_env_file(monkeypatch, tmp_path):
         ({"zitadel_client_id": ""}, "ZITADEL_CLIENT_ID", "at least 1"),
     ],
 )
-def test_each_bad_value_is_named(change, variable, reason):
+def test_each_bad_value_is_named(change: dict[str, object], variable: str, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, **{**GOOD, **change})
     assert variable in info.value.problems
     assert reason in info.value.problems[variable]
 
 
-def test_every_problem_is_listed_at_once(monkeypatch):
+def test_every_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(GOOD):
         monkeypatch.delenv(name.upper(), raising=False)
     with pytest.raises(ConfigError) as info:
@@ -74,7 +76,7 @@ def test_every_problem_is_listed_at_once(monkeypatch):
     assert "ZITADEL_CLIENT_ID: is required but not set" in str(info.value)
 
 
-def test_loopback_may_use_http():
+def test_loopback_may_use_http() -> None:
     s = load_settings(
         None,
         **{
@@ -86,18 +88,18 @@ def test_loopback_may_use_http():
     assert s.issuer == "http://127.0.0.1:9000" and s.secure_cookies is False
 
 
-def test_max_lifetime_must_cover_idle_timeout():
+def test_max_lifetime_must_cover_idle_timeout() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, **GOOD, session_duration=7200, session_max_lifetime=3600)
     assert "SESSION_MAX_LIFETIME" in str(info.value)
 
 
-def test_secret_is_not_shown():
+def test_secret_is_not_shown() -> None:
     s = load_settings(None, **GOOD)
     assert "x" * 32 not in repr(s) and "x" * 32 not in str(s.model_dump())
 
 
-def test_issuer_with_a_path_is_kept():
+def test_issuer_with_a_path_is_kept() -> None:
     s = load_settings(None, **{**GOOD, "zitadel_domain": "https://op.example.com/tenant/a/"})
     assert s.issuer == "https://op.example.com/tenant/a"
     assert s.issuer_origin == "https://op.example.com"
@@ -134,7 +136,7 @@ SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
         ("mysql://x", "must be sqlite:///path, memory:// or redis://host:port/db"),
     ],
 )
-def test_each_bad_session_store_says_what_was_meant(store, message):
+def test_each_bad_session_store_says_what_was_meant(store: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, **{**GOOD, "session_store": store})
     assert info.value.problems == {"SESSION_STORE": message}
@@ -152,5 +154,5 @@ def test_each_bad_session_store_says_what_was_meant(store, message):
         "rediss://user:pw@cache.example.com:6380/2",
     ],
 )
-def test_accepted_session_stores(store):
+def test_accepted_session_stores(store: str) -> None:
     assert load_settings(None, **{**GOOD, "session_store": store}).session_store == store

@@ -7,7 +7,7 @@ from zitadel_bff.web.csrf import check_origin, check_token
 SECRET = "s" * 40
 
 
-def test_seal_round_trip_and_binding():
+def test_seal_round_trip_and_binding() -> None:
     keys = Keyring(SECRET)
     sealed = keys.seal(b"hello", aad=b"s:1")
     assert b"hello" not in sealed
@@ -26,7 +26,7 @@ def test_seal_round_trip_and_binding():
         keys.open(b"short", aad=b"s:1")
 
 
-def test_lookup_keys_are_keyed_hashes():
+def test_lookup_keys_are_keyed_hashes() -> None:
     keys = Keyring(SECRET)
     key = keys.lookup_key("s", "cookie-value")
     assert key.startswith("s:") and "cookie-value" not in key
@@ -35,7 +35,7 @@ def test_lookup_keys_are_keyed_hashes():
     assert key != Keyring("t" * 40).lookup_key("s", "cookie-value")
 
 
-def test_csrf_tokens():
+def test_csrf_tokens() -> None:
     keys = Keyring(SECRET)
     token = keys.csrf_token("session-1")
     check_token(keys, token, "session-1")
@@ -67,7 +67,7 @@ def test_csrf_tokens():
         (None, "cross-site", False),
     ],
 )
-def test_origin_check(origin, site, ok):
+def test_origin_check(origin: str | None, site: str | None, ok: bool) -> None:
     if ok:
         check_origin(origin, site, "http://127.0.0.1:3000")
     else:
@@ -75,7 +75,7 @@ def test_origin_check(origin, site, ok):
             check_origin(origin, site, "http://127.0.0.1:3000")
 
 
-def test_cookie_policy_names_and_flags():
+def test_cookie_policy_names_and_flags() -> None:
     from zitadel_bff.web import CookiePolicy
 
     https = CookiePolicy(secure=True, session_max_age=100)

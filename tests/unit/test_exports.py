@@ -16,7 +16,7 @@ MODULES = [
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_all_is_sorted_and_exported(name):
+def test_all_is_sorted_and_exported(name: str) -> None:
     module = importlib.import_module(name)
     exported = module.__all__
     # one order for every module: CONSTANTS first, then the other names, each group sorted

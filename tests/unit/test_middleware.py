@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zitadel_bff.app.cli import RedactQueryFilter
 from zitadel_bff.auth.assets import STATIC_DIR
 from zitadel_bff.sessions import Keyring, SessionManager
 from zitadel_bff.web import (
     SCOPE_KEY,
+    AuthContext,
     AuthMiddleware,
     CookiePolicy,
     MemoryStaticFiles,
@@ -18,13 +22,16 @@ from zitadel_bff.web import (
 
 POLICY = CookiePolicy(secure=False, session_max_age=60)
 STATIC = MemoryStaticFiles(STATIC_DIR)
+Headers = list[tuple[bytes, bytes]]
 
 
 def no_sessions() -> SessionManager:
     raise AssertionError("the middleware must not ask for the session manager")
 
 
-def middleware(app, *, https: bool = False, targets=("https://idp.example",)):
+def middleware(
+    app: ASGIApp, *, https: bool = False, targets: Sequence[str] = ("https://idp.example",)
+) -> AuthMiddleware:
     return AuthMiddleware(
         app,
         sessions=no_sessions,
@@ -36,22 +43,26 @@ def middleware(app, *, https: bool = False, targets=("https://idp.example",)):
     )
 
 
-async def run(app, scope=None):
-    sent = []
+def get(path: str = "/", headers: Headers | None = None) -> Scope:
+    return {"type": "http", "method": "GET", "path": path, "headers": headers or []}
 
-    async def receive():
+
+async def run(app: ASGIApp, scope: Scope | None = None) -> list[Message]:
+    """The messages ``app`` sends for one request (a GET of / unless ``scope`` says else)."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
         return {"type": "http.request", "body": b""}
 
-    async def send(message):
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = scope or {"type": "http", "method": "GET", "path": "/", "headers": []}
-    await app(scope, receive, send)
+    await app(scope or get(), receive, send)
     return sent
 
 
-def make_app(headers, seen=None):
-    async def app(scope, receive, send):
+def make_app(headers: Headers, seen: list[Scope] | None = None) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if seen is not None:
             seen.append(scope)
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
@@ -60,7 +71,7 @@ def make_app(headers, seen=None):
     return app
 
 
-async def test_headers_are_added():
+async def test_headers_are_added() -> None:
     start = (await run(middleware(make_app([]), https=True)))[0]
     headers = dict(start["headers"])
     assert headers[b"x-frame-options"] == b"DENY"
@@ -69,7 +80,7 @@ async def test_headers_are_added():
     assert b"form-action 'self' https://idp.example" in headers[b"content-security-policy"]
 
 
-async def test_app_headers_win_and_http_has_no_hsts():
+async def test_app_headers_win_and_http_has_no_hsts() -> None:
     app = make_app([(b"Cache-Control", b"public, max-age=60")])
     start = (await run(middleware(app, targets=())))[0]
     values = [v for k, v in start["headers"] if k.lower() == b"cache-control"]
@@ -77,24 +88,31 @@ async def test_app_headers_win_and_http_has_no_hsts():
     assert b"strict-transport-security" not in dict(start["headers"])
 
 
-async def test_non_http_scopes_pass_through():
-    seen = []
+async def test_non_http_scopes_pass_through() -> None:
+    seen: list[str] = []
 
-    async def app(scope, receive, send):
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["type"])
 
-    await middleware(app)({"type": "lifespan"}, None, None)
+    async def unused_receive() -> Message:
+        raise AssertionError("not called")
+
+    async def unused_send(message: Message) -> None:
+        raise AssertionError("not called")
+
+    await middleware(app)({"type": "lifespan"}, unused_receive, unused_send)
     assert seen == ["lifespan"]
 
 
-async def test_cookies_are_read_among_junk_across_headers_and_queued_ones_set():
-    seen: list = []
+async def test_cookies_are_read_among_junk_across_headers_and_queued_ones_set() -> None:
+    seen: list[AuthContext] = []
     session, browser = "k3Jd8s-_0aZ" * 4, "Bb_-9" * 8
 
-    async def app(scope, receive, send):
-        seen.append(scope[SCOPE_KEY])
-        scope[SCOPE_KEY].ensure_browser_id()  # already there: nothing to set
-        scope[SCOPE_KEY].set_logout_state("st", 60)
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        context: AuthContext = scope[SCOPE_KEY]
+        seen.append(context)
+        context.ensure_browser_id()  # already there: nothing to set
+        context.set_logout_state("st", 60)
         await make_app([])(scope, receive, send)
 
     headers = [
@@ -102,38 +120,34 @@ async def test_cookies_are_read_among_junk_across_headers_and_queued_ones_set():
         (b"cookie", f'ga="GA1.1; zbff_session={session}; a=b\\c'.encode()),
         (b"cookie", f"zbff_browser={browser}; zbff_session=other".encode()),
     ]
-    sent = await run(
-        middleware(app), {"type": "http", "method": "GET", "path": "/", "headers": headers}
-    )
+    sent = await run(middleware(app), get("/", headers))
     context = seen[0]
     assert (context.session_id, context.browser_id) == (session, browser)
     cookies = [v for k, v in sent[0]["headers"] if k == b"set-cookie"]
     assert cookies == [b"zbff_logout=st; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"]
 
 
-async def test_assets_are_served_before_the_app_with_the_security_headers():
-    async def app(scope, receive, send):
+async def test_assets_are_served_before_the_app_with_the_security_headers() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         raise AssertionError("assets never reach the app")
 
     url = STATIC.url("app.css").split("?", 1)[0]
-    sent = await run(middleware(app), {"type": "http", "method": "GET", "path": url,
-                                       "headers": []})
+    sent = await run(middleware(app), get(url))
     headers = dict(sent[0]["headers"])
     assert sent[0]["status"] == 200 and headers[b"content-type"].startswith(b"text/css")
     assert headers[b"cache-control"] == b"public, max-age=31536000, immutable"
     assert headers[b"x-frame-options"] == b"DENY"
-    other = await run(middleware(make_app([])), {"type": "http", "method": "GET",
-                                                 "path": "/static/app.css", "headers": []})
+    other = await run(middleware(make_app([])), get("/static/app.css"))
     assert other[1]["body"] == b"ok"  # the host's /static is the host's
 
 
-def test_csp_has_no_inline_or_third_party_sources():
+def test_csp_has_no_inline_or_third_party_sources() -> None:
     csp = content_security_policy(["https://idp.example"])
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "*" not in csp
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
 
 
-def test_access_log_lines_lose_their_query_strings():
+def test_access_log_lines_lose_their_query_strings() -> None:
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
         ("127.0.0.1:5", "GET", "/auth/callback?code=SECRET&state=S", "1.1", 303), None,

@@ -8,7 +8,7 @@ DEFAULT = "/profile"
 @pytest.mark.parametrize(
     "value", ["/", "/profile", "/profile?tab=x", "/a/b?c=d#e", "/%7Euser", "/caf%C3%A9"]
 )
-def test_local_paths_are_kept(value):
+def test_local_paths_are_kept(value: str) -> None:
     assert safe_return_to(value, DEFAULT) == value
 
 
@@ -33,5 +33,5 @@ def test_local_paths_are_kept(value):
         "/%0d%0aSet-Cookie:x",
     ],
 )
-def test_everything_else_falls_back(value):
+def test_everything_else_falls_back(value: str) -> None:
     assert safe_return_to(value, DEFAULT) == DEFAULT

@@ -142,7 +142,9 @@ async def fresh_all(manager: SessionManager, session_id: str, n: int) -> list[An
     )
 
 
-async def test_not_due_means_no_refresh(manager, clock, refresher) -> None:
+async def test_not_due_means_no_refresh(
+    manager: SessionManager, clock: Clock, refresher: Refresher
+) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE - 1
     results = await fresh_all(manager, session_id, 3)
@@ -150,7 +152,9 @@ async def test_not_due_means_no_refresh(manager, clock, refresher) -> None:
     assert refresher.calls == []
 
 
-async def test_concurrent_requests_share_one_refresh(manager, clock, refresher) -> None:
+async def test_concurrent_requests_share_one_refresh(
+    manager: SessionManager, clock: Clock, refresher: Refresher
+) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE
     results = await fresh_all(manager, session_id, 6)
@@ -162,7 +166,7 @@ async def test_concurrent_requests_share_one_refresh(manager, clock, refresher) 
 
 
 async def test_waiters_share_a_provider_failure_and_keep_the_session(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE
@@ -181,7 +185,7 @@ async def test_waiters_share_a_provider_failure_and_keep_the_session(
 
 
 async def test_provider_failures_back_off_with_a_growing_interval(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE
@@ -207,7 +211,7 @@ async def test_provider_failures_back_off_with_a_growing_interval(
 
 
 async def test_a_refused_refresh_ends_the_session_for_every_waiter(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE
@@ -218,7 +222,9 @@ async def test_a_refused_refresh_ends_the_session_for_every_waiter(
     assert await manager.load(session_id) is None
 
 
-async def test_a_lock_not_granted_is_not_treated_as_granted(clock, refresher) -> None:
+async def test_a_lock_not_granted_is_not_treated_as_granted(
+    clock: Clock, refresher: Refresher
+) -> None:
     store = UngrantedLockStore(clock)
     manager = manager_for(store, clock, refresher)
     session_id, _ = await signed_in(manager, clock)
@@ -231,7 +237,9 @@ async def test_a_lock_not_granted_is_not_treated_as_granted(clock, refresher) ->
     assert refresher.calls == []
 
 
-async def test_touch_during_refresh_keeps_both_writes(store, clock, refresher) -> None:
+async def test_touch_during_refresh_keeps_both_writes(
+    store: ClockedMemoryStore, clock: Clock, refresher: Refresher
+) -> None:
     """Instance A refreshes (rotating the refresh token) while instance B, one touch interval
     later, extends the idle expiry: the record must keep B's expiry AND A's new token."""
     a = manager_for(store, clock, refresher)
@@ -260,7 +268,9 @@ async def test_touch_during_refresh_keeps_both_writes(store, clock, refresher) -
     assert record is not None and record.refresh_token == "rt-1"
 
 
-async def test_a_session_ended_during_its_refresh_stays_ended(manager, clock, refresher) -> None:
+async def test_a_session_ended_during_its_refresh_stays_ended(
+    manager: SessionManager, clock: Clock, refresher: Refresher
+) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += REFRESH_DUE
     refresher.gate = asyncio.Event()
@@ -275,7 +285,9 @@ async def test_a_session_ended_during_its_refresh_stays_ended(manager, clock, re
     assert await manager.load(session_id) is None
 
 
-async def test_refused_access_token_is_refreshed_once(manager, clock, refresher) -> None:
+async def test_refused_access_token_is_refreshed_once(
+    manager: SessionManager, clock: Clock, refresher: Refresher
+) -> None:
     session_id, data = await signed_in(manager, clock)
     results = await asyncio.gather(
         *[manager.refresh_refused_token(session_id, data) for _ in range(3)]
@@ -288,7 +300,7 @@ async def test_refused_access_token_is_refreshed_once(manager, clock, refresher)
 
 
 async def test_refused_access_token_then_refused_refresh_ends_the_session(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     session_id, data = await signed_in(manager, clock)
     refresher.outcome = "refused"
@@ -298,7 +310,7 @@ async def test_refused_access_token_then_refused_refresh_ends_the_session(
 
 
 async def test_refused_access_token_with_provider_down_is_unavailable(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     session_id, data = await signed_in(manager, clock)
     refresher.outcome = "down"
@@ -308,7 +320,7 @@ async def test_refused_access_token_with_provider_down_is_unavailable(
 
 
 async def test_refused_access_token_without_refresh_token_ends_the_session(
-    manager, clock, refresher
+    manager: SessionManager, clock: Clock, refresher: Refresher
 ) -> None:
     tokens = Tokens("at-0", "id-0", None, clock() + TOKEN_LIFETIME)
     data = SessionData.from_tokens(tokens, sub="1", claims={"sub": "1"}, sid=None, now=clock())
@@ -318,7 +330,9 @@ async def test_refused_access_token_without_refresh_token_ends_the_session(
     assert refresher.calls == [] and await manager.load(session_id) is None
 
 
-async def test_idle_and_absolute_expiry_follow_the_clock(manager, clock) -> None:
+async def test_idle_and_absolute_expiry_follow_the_clock(
+    manager: SessionManager, clock: Clock
+) -> None:
     session_id, _ = await signed_in(manager, clock)
     clock.now += 3000
     assert await manager.load(session_id) is not None  # touched: idle expiry moves on
@@ -329,7 +343,7 @@ async def test_idle_and_absolute_expiry_follow_the_clock(manager, clock) -> None
     assert await manager.load(session_id) is None
 
 
-async def test_records_of_an_older_version_are_read(manager, clock) -> None:
+async def test_records_of_an_older_version_are_read(manager: SessionManager, clock: Clock) -> None:
     session_id, data = await signed_in(manager, clock)
     key = manager._key(session_id)
     legacy = data.to_json()[:-1] + b',"last_seen":1.0}'

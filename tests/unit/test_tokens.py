@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from zitadel_bff.oidc.keys import REFETCH_BURST
 from zitadel_bff.oidc.tokens import BACKCHANNEL_EVENT
 
 
-async def test_valid_id_token():
+async def test_valid_id_token() -> None:
     claims = await validator().id_token(sign(id_claims()), nonce="n-1", access_token=ACCESS)
     assert claims["sub"] == "301234567890123456" and claims["sid"] == "sid-1"
 
@@ -49,12 +50,12 @@ async def test_valid_id_token():
         ({"at_hash": at_hash("another-token")}, "Invalid claim: 'at_hash'"),
     ],
 )
-async def test_invalid_id_tokens(changes, reason):
+async def test_invalid_id_tokens(changes: dict[str, Any], reason: str) -> None:
     with pytest.raises(InvalidIDToken, match=re.escape(reason)):
         await validator().id_token(sign(id_claims(**changes)), nonce="n-1", access_token=ACCESS)
 
 
-async def test_wrong_signature_and_algorithms():
+async def test_wrong_signature_and_algorithms() -> None:
     v = validator()
     token = sign(id_claims())
     head, body, sig = token.split(".")
@@ -70,13 +71,13 @@ async def test_wrong_signature_and_algorithms():
             await v.id_token(junk, nonce="n-1")
 
 
-async def test_token_without_kid_is_refused_when_several_keys_could_sign_it():
+async def test_token_without_kid_is_refused_when_several_keys_could_sign_it() -> None:
     fetch = Fetcher(OTHER, KEY)
     with pytest.raises(InvalidIDToken, match="no kid"):
         await validator(fetch).id_token(sign(id_claims(), kid=None), nonce="n-1")
 
 
-async def test_unknown_kid_refetches_the_jwks_once():
+async def test_unknown_kid_refetches_the_jwks_once() -> None:
     fetch = Fetcher(KEY)
     v = validator(fetch)
     await v.id_token(sign(id_claims()), nonce="n-1")
@@ -88,7 +89,7 @@ async def test_unknown_kid_refetches_the_jwks_once():
     assert fetch.calls == 2
 
 
-async def test_forged_kids_are_rate_limited():
+async def test_forged_kids_are_rate_limited() -> None:
     fetch = Fetcher(KEY)
     v = validator(fetch)
     for i in range(10):
@@ -97,14 +98,14 @@ async def test_forged_kids_are_rate_limited():
     assert fetch.calls == 1 + REFETCH_BURST  # the first load, then the burst; no more
 
 
-async def test_refreshed_id_token_must_keep_the_subject():
+async def test_refreshed_id_token_must_keep_the_subject() -> None:
     v = validator()
     await v.id_token(sign(id_claims(nonce=None)), nonce=None, expected_sub="301234567890123456")
     with pytest.raises(InvalidIDToken):
         await v.id_token(sign(id_claims(nonce=None, sub="1")), nonce=None, expected_sub="2")
 
 
-async def test_valid_logout_tokens():
+async def test_valid_logout_tokens() -> None:
     v = validator()
     assert (await v.logout_token(sign(logout_claims())))["sid"] == "sid-1"
     assert (await v.logout_token(sign(logout_claims(), typ="logout+jwt")))["sid"] == "sid-1"
@@ -131,17 +132,17 @@ async def test_valid_logout_tokens():
         ({"sid": None, "sub": None}, "neither sid nor sub"),
     ],
 )
-async def test_invalid_logout_tokens(changes, reason):
+async def test_invalid_logout_tokens(changes: dict[str, Any], reason: str) -> None:
     with pytest.raises(InvalidLogoutToken, match=f"rejected: {reason}$"):
         await validator().logout_token(sign(logout_claims(**changes)))
 
 
-async def test_logout_token_typ_must_fit():
+async def test_logout_token_typ_must_fit() -> None:
     with pytest.raises(InvalidLogoutToken):
         await validator().logout_token(sign(logout_claims(), typ="at+jwt"))
 
 
-async def test_signed_userinfo():
+async def test_signed_userinfo() -> None:
     from zitadel_bff.errors import UserinfoMismatch
 
     v = validator()
@@ -155,7 +156,7 @@ async def test_signed_userinfo():
         await v.signed_userinfo(sign({"sub": "1"}, key=OTHER, kid="1"))
 
 
-def test_client_auth_method_follows_discovery():
+def test_client_auth_method_follows_discovery() -> None:
     from zitadel_bff.oidc.client import OIDCClient
 
     def client(secret: str) -> OIDCClient:
