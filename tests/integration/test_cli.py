@@ -1,13 +1,20 @@
-"""The console script, run as users run it: `zitadel-bff serve|check|secret|sessions`."""
+"""The console script against the development provider: ``check`` probing it, ``sessions`` on
+sessions made by real sign-ins, and ``zitadel-bff serve`` run once as users run it, as a process.
+
+The other commands and refusals run without a provider in tests/unit/app/test_cli.py.
+"""
 
 from __future__ import annotations
 
 import os
 import queue
+import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,170 +22,168 @@ import pytest
 from devtools.flows import login, logout
 from devtools.provider import CLIENT_ID, CLIENT_SECRET, OPProcess
 
-from tests.support.clients import browser_client
+from tests.support.backchannel import session_alive
+from tests.support.cli import CliResult, environment, run_cli, use_environment
+from tests.support.clients import browser_client, session_cookie
+from tests.support.server import AppFactory
+from tests.support.sessions import ADMIN_SUB
 from tests.support.settings import TEST_SECRET
 
 BIN = Path(sys.executable).parent / "zitadel-bff"
+START_TIMEOUT = 15.0
+PORT = 3000
 
 
-def env_for(issuer: str, port: int, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITADEL_", "SESSION_"))}
-    env.update(
-        SESSION_SECRET=TEST_SECRET,
-        ZITADEL_DOMAIN=issuer,
-        ZITADEL_CLIENT_ID=CLIENT_ID,
-        ZITADEL_CLIENT_SECRET=CLIENT_SECRET,
-        ZITADEL_CALLBACK_URL=f"http://127.0.0.1:{port}/auth/callback",
-        ZITADEL_POST_LOGOUT_URL=f"http://127.0.0.1:{port}/auth/logout/callback",
-        SESSION_STORE=f"sqlite:///{tmp_path}/cli.db",
-        PORT=str(port),
-    )
-    env.update(extra)
-    return env
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-
-
-def test_secret_prints_a_fresh_secret(tmp_path: Path) -> None:
-    first = run(["secret"], {**os.environ}, tmp_path).stdout.strip()
-    second = run(["secret"], {**os.environ}, tmp_path).stdout.strip()
-    assert len(first) >= 64 and first != second
-
-
-def test_bad_configuration_lists_every_variable(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITADEL_", "SESSION_"))}
-    env["SESSION_SECRET"] = "short"
-    result = run(["check"], env, tmp_path)
-    assert result.returncode == 2
-    for name in ["SESSION_SECRET", "ZITADEL_DOMAIN", "ZITADEL_CLIENT_ID", "ZITADEL_CALLBACK_URL"]:
-        assert name in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-#: A provider nobody runs: for commands that must fail before they would reach it.
-GONE = "http://127.0.0.1:9"
-
-
-@pytest.mark.parametrize("command", [["serve"], ["sessions", "count"]])
-def test_an_unusable_sqlite_store_stops_the_command_in_one_line(
-    tmp_path: Path, port_pool: queue.Queue[int], command: list[str]
+@pytest.mark.parametrize(
+    ("secret", "kind"),
+    [(CLIENT_SECRET, "confidential (client_secret_basic)"), ("", "public (PKCE, none)")],
+    ids=["confidential", "public"],
+)
+def test_check_probes_discovery_and_prints_a_redacted_summary(
+    op: OPProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+    kind: str,
 ) -> None:
-    (tmp_path / "file.txt").write_text("x")
-    port = port_pool.get_nowait()
-    try:
-        store = f"sqlite:///{tmp_path}/file.txt/sessions.db"
-        result = run(command, env_for(GONE, port, tmp_path, SESSION_STORE=store), tmp_path)
-    finally:
-        port_pool.put(port)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"zitadel-bff: SESSION_STORE: cannot create directory {tmp_path}/file.txt: "
-        "a file of that name exists"
+    monkeypatch.chdir(tmp_path)
+    variables = environment(op.issuer, PORT, "sqlite:///cli.db", ZITADEL_CLIENT_SECRET=secret)
+    use_environment(monkeypatch, variables)
+    result = run_cli(["check"], capsys)
+    assert (result.status, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "configuration OK",
+        f"  issuer         {op.issuer}",
+        f"  client         {CLIENT_ID} [{kind}]",
+        f"  callback       http://127.0.0.1:{PORT}/auth/callback",
+        f"  post-logout    http://127.0.0.1:{PORT}/auth/logout/callback",
+        "  scopes         openid profile email offline_access urn:zitadel:iam:user:metadata "
+        "urn:zitadel:iam:user:resourceowner urn:zitadel:iam:org:projects:roles",
+        "  session store  sqlite:///cli.db",
+        "  cookies        not Secure (http)",
+        "  signing keys   1",
+        f"  end_session    {op.issuer}/oidc/v1/end_session",
+        f"  revocation     {op.issuer}/oauth/v2/revoke",
     ]
+    assert not (tmp_path / "cli.db").exists()  # check opens no store
 
 
-def test_serve_names_why_sqlite_cannot_open_the_database(
-    tmp_path: Path, port_pool: queue.Queue[int]
+def test_check_refuses_a_provider_that_names_another_issuer(
+    op: OPProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "sessions.db").mkdir()
-    port = port_pool.get_nowait()
-    try:
-        store = f"sqlite:///{tmp_path}/sessions.db"
-        result = run(["serve"], env_for(GONE, port, tmp_path, SESSION_STORE=store), tmp_path)
-    finally:
-        port_pool.put(port)
-    assert (result.returncode, result.stderr) == (
-        2,
-        f"zitadel-bff: SESSION_STORE: cannot open SQLite database {tmp_path}/sessions.db: "
-        "is a directory\n",
+    monkeypatch.chdir(tmp_path)
+    elsewhere = op.issuer.replace("127.0.0.1", "localhost")  # same server, another name
+    use_environment(monkeypatch, environment(elsewhere, PORT, "sqlite:///cli.db"))
+    assert run_cli(["check"], capsys) == CliResult(
+        1,
+        "",
+        f"zitadel-bff: provider_misconfigured: discovery issuer '{op.issuer}' differs from "
+        f"ZITADEL_DOMAIN '{elsewhere}'\n",
     )
 
 
-def test_check_probes_discovery(op: OPProcess, tmp_path: Path, app_ports: list[int]) -> None:
-    result = run(["check"], env_for(op.issuer, app_ports[-1], tmp_path), tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "configuration OK" in result.stdout and op.issuer in result.stdout
-    assert CLIENT_SECRET not in result.stdout and TEST_SECRET not in result.stdout
-
-
-def test_check_reports_an_unreachable_provider(tmp_path: Path, app_ports: list[int]) -> None:
-    result = run(["check"], env_for(GONE, app_ports[-1], tmp_path, ZITADEL_TIMEOUT="2"), tmp_path)
-    assert result.returncode == 1
-    assert "provider_unavailable" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_env_file_is_read_from_the_working_directory(
-    op: OPProcess, tmp_path: Path, app_ports: list[int]
+def test_sessions_counts_and_revokes_the_sessions_of_real_sign_ins(
+    start_app: AppFactory,
+    op: OPProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = env_for(op.issuer, app_ports[-1], tmp_path)
-    dotenv = "\n".join(f"{k}={env.pop(k)}" for k in list(env) if k.startswith("ZITADEL_"))
-    (tmp_path / ".env").write_text(dotenv + "\n")
-    result = run(["check"], env, tmp_path)
-    assert result.returncode == 0, result.stderr
+    app = start_app()
+    cookies: dict[str, list[str]] = {"admin": [], "alice": []}
+    for user in ("admin", "alice", "admin"):
+        with browser_client() as client:
+            login(client, app.url, username=user)
+            cookies[user].append(session_cookie(client))
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path}/sessions-{app.port}.db"  # the running app's store
+    use_environment(monkeypatch, environment(op.issuer, app.port, store))
+    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "3\n", "")
+    revoke = run_cli(["sessions", "revoke", "--sub", ADMIN_SUB], capsys)
+    assert revoke == CliResult(0, "revoked 2 session(s)\n", "")
+    assert [session_alive(app, c) for c in cookies["admin"] + cookies["alice"]] == [
+        False,
+        False,
+        True,
+    ]
+    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "1\n", "")
 
 
-@pytest.fixture
-def served(op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path) -> Iterator[str]:
-    port = port_pool.get_nowait()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--access-log"],
-        env=env_for(op.issuer, port, tmp_path),
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+# The one journey as a real process -------------------------------------------------------
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[str]]:
+    """``zitadel-bff serve --access-log`` until it answers /readyz; stopped (SIGTERM) after."""
+    url = f"http://127.0.0.1:{env['PORT']}"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN), "serve", "--access-log"],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _ready(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"zitadel-bff serve did not start: {log.read_text()}")
+                time.sleep(0.1)  # polling a starting process, not waiting for an outcome
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(10)
+
+
+def _ready(url: str) -> bool:
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("zitadel-bff serve did not start")
-            time.sleep(0.1)
-        yield url
+        return httpx.get(url + "/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+ACCESS_LINE = re.compile(
+    r' INFO uvicorn\.access: 127\.0\.0\.1:\d+ - "GET /auth/callback HTTP/1\.1" 303$', re.M
+)
+
+
+def test_serve_runs_the_whole_journey(
+    op: OPProcess,
+    port_pool: queue.Queue[int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = port_pool.get_nowait()
+    variables = environment(op.issuer, port, f"sqlite:///{tmp_path}/cli.db")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("ZITADEL_", "SESSION_"))}
+    log = tmp_path / "serve.log"
+    try:
+        with serving({**inherited, **variables}, tmp_path, log) as proc, browser_client() as client:
+            url = f"http://127.0.0.1:{port}"
+            login(client, url)
+            profile = client.get(url + "/profile")
+            assert profile.status_code == 200 and ADMIN_SUB in profile.text
+            signed_out = logout(client, url)
+            assert str(signed_out.response.request.url) == url + "/auth/logout/success"
+            cookie_values = list(client.cookies.values())
+            use_environment(monkeypatch, variables)
+            assert run_cli(["sessions", "count"], capsys) == CliResult(0, "0\n", "")
+            proc.terminate()
+            # uvicorn shuts down cleanly, then ends itself by the signal it caught
+            assert proc.wait(10) == -signal.SIGTERM
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
         port_pool.put(port)
-
-
-def test_serve_runs_the_whole_journey(served: str, op: OPProcess, tmp_path: Path) -> None:
-    with browser_client() as client:
-        login(client, served)
-        profile = client.get(served + "/profile")
-        assert profile.status_code == 200 and "301234567890123456" in profile.text
-        result = logout(client, served)
-        assert str(result.response.request.url) == served + "/auth/logout/success"
-        cookie_values = list(client.cookies.values())
-    time.sleep(0.2)
-    output = (tmp_path / "serve.log").read_text()
-    assert "GET /auth/callback " in output  # the access log ran, without its query string
+    output = log.read_text()
+    assert ACCESS_LINE.search(output), output  # the access log ran, without the query string
     for secret in ["code=", "state=", TEST_SECRET, CLIENT_SECRET, *cookie_values]:
         assert secret not in output
     assert "Traceback" not in output
-    env = env_for(op.issuer, 1, tmp_path)
-    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "0"
-
-
-def test_sessions_command(served: str, op: OPProcess, tmp_path: Path) -> None:
-    for user in ("admin", "admin", "alice"):
-        with browser_client() as client:
-            login(client, served, username=user)
-    env = env_for(op.issuer, 1, tmp_path)
-    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "3"
-    revoked = run(["sessions", "revoke", "--sub", "301234567890123456"], env, tmp_path)
-    assert revoked.stdout.strip() == "revoked 2 session(s)"
-    assert run(["sessions", "count"], env, tmp_path).stdout.strip() == "1"
-    assert "purged" in run(["sessions", "purge"], env, tmp_path).stdout
-    assert run(["sessions", "revoke"], env, tmp_path).returncode == 2
+    assert " INFO uvicorn.error: Application shutdown complete.\n" in output
