@@ -8,10 +8,20 @@ from typing import Any
 from zitadel_bff.sessions import SessionData
 from zitadel_bff.sessions.record import TokenUpdate
 
-__all__ = ["ADMIN_SUB", "ALICE_SUB", "NoRefresher", "Tokens", "admin_claims", "new_session"]
+__all__ = [
+    "ADMIN_SUB",
+    "ALICE_SUB",
+    "NoRefresher",
+    "Tokens",
+    "alice_claims",
+    "claims_for",
+    "new_session",
+]
 
 ADMIN_SUB = "301234567890123456"
 ALICE_SUB = "301234567890123457"
+ORG_ID = "301234567890123000"
+ORG_DOMAIN = "acme.localhost"
 #: How long the access tokens of sessions made here live.
 TOKEN_LIFETIME = 43200.0
 
@@ -33,19 +43,30 @@ class NoRefresher:
         raise AssertionError("no refresh is due in this test")
 
 
-def admin_claims(sub: str = ADMIN_SUB, **extra: Any) -> dict[str, Any]:
-    """ID token and userinfo claims as ZITADEL sends them for the provider's ``admin`` user."""
+def claims_for(
+    sub: str = ADMIN_SUB,
+    *,
+    name: str = "Ada Admin",
+    email: str = "admin@acme.localhost",
+    roles: tuple[str, ...] = ("admin", "user"),
+    **extra: Any,
+) -> dict[str, Any]:
+    """ID token and userinfo claims as ZITADEL sends them (default: the provider's admin)."""
     return {
         "sub": sub,
-        "name": "Ada Admin",
-        "email": "admin@acme.localhost",
+        "name": name,
+        "email": email,
         "email_verified": True,
-        "urn:zitadel:iam:org:project:roles": {
-            "admin": {"301234567890123000": "acme.localhost"},
-            "user": {"301234567890123000": "acme.localhost"},
-        },
+        "urn:zitadel:iam:org:project:roles": {role: {ORG_ID: ORG_DOMAIN} for role in roles},
         **extra,
     }
+
+
+def alice_claims() -> dict[str, Any]:
+    """The provider's ``alice``: a user without the admin role."""
+    return claims_for(
+        ALICE_SUB, name="Alice Example", email="alice@acme.localhost", roles=("user",)
+    )
 
 
 def new_session(
@@ -60,5 +81,5 @@ def new_session(
     """The session a sign-in at ``now`` would have created (tokens "at-1", "id-1", "rt-1")."""
     tokens = Tokens("at-1", "id-1", refresh_token, now + token_lifetime)
     return SessionData.from_tokens(
-        tokens, sub=sub, claims=claims or admin_claims(sub), sid=sid, now=now
+        tokens, sub=sub, claims=claims or claims_for(sub), sid=sid, now=now
     )

@@ -1,0 +1,58 @@
+"""Liveness and readiness, in-process: readiness follows the store and the provider."""
+
+from __future__ import annotations
+
+from tests.support.inprocess import (
+    Browser,
+    FakeProvider,
+    ManualClock,
+    host_app,
+    module_for,
+    running,
+)
+from zitadel_bff import MemoryStore, StoreUnavailable
+
+
+class BrokenStore(MemoryStore):
+    """A store that cannot be reached (a Redis that went away)."""
+
+    async def ping(self) -> None:
+        raise StoreUnavailable("Redis store error: ConnectionError")
+
+
+async def test_healthz_answers_while_the_process_runs(browser: Browser) -> None:
+    resp = await browser.http.get("/healthz")
+    assert (resp.status_code, resp.json()) == (200, {"status": "ok"})
+
+
+async def test_ready_when_the_store_answers_and_discovery_is_loaded(browser: Browser) -> None:
+    resp = await browser.http.get("/readyz")
+    assert (resp.status_code, resp.json()) == (
+        200,
+        {"status": "ok", "store": "ok", "provider": "ok"},
+    )
+
+
+async def test_not_ready_while_the_store_is_unreachable(
+    provider: FakeProvider, clock: ManualClock
+) -> None:
+    async with running(host_app(module_for(provider, store=BrokenStore())), clock) as browser:
+        resp = await browser.http.get("/readyz")
+        assert (resp.status_code, resp.json()) == (
+            503,
+            {"status": "unavailable", "error": "store_unavailable"},
+        )
+        assert (await browser.http.get("/healthz")).status_code == 200
+
+
+async def test_not_ready_until_discovery_loads(clock: ManualClock) -> None:
+    provider = FakeProvider(down=True)
+    async with running(host_app(module_for(provider)), clock) as browser:
+        resp = await browser.http.get("/readyz")
+        assert (resp.status_code, resp.json()) == (
+            503,
+            {"status": "unavailable", "error": "provider_unavailable"},
+        )
+        provider.down = False  # the provider is back: the next probe loads discovery
+        ready = await browser.http.get("/readyz")
+        assert (ready.status_code, ready.json()["status"]) == (200, "ok")
