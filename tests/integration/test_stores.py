@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -191,6 +193,18 @@ async def test_count_and_purge(store: Store) -> None:
     assert await store.delete_tagged("sub:old") == 0
 
 
+async def test_purge_removes_what_expired_and_says_how_much(store: Store) -> None:
+    await store.set("s:old", b"v", later(), ["sub:u"])
+    await store.set("s:live", b"v", later(), ["sub:u"])
+    assert await store.touch("s:old", expire_now()) is True
+    # Redis drops expired keys itself: there is nothing left for a purge to count.
+    expected = 0 if isinstance(store, redis_store.RedisStore) else 1
+    assert await store.purge_expired() == expected
+    assert await store.purge_expired() == 0
+    assert await store.count("s:") == 1
+    assert await store.delete_tagged("sub:u") == 1  # the expired record's tag went with it
+
+
 async def test_ping(store: Store) -> None:
     await store.ping()
 
@@ -352,6 +366,33 @@ async def test_sqlite_purge_works_in_batches(tmp_path: Path) -> None:
         assert await store.count("s:") == 1
     finally:
         await store.close()
+
+
+async def test_a_sqlite_write_that_fails_halfway_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        with closing(sqlite3.connect(tmp_path / "s.db")) as other, other:
+            # The tag insert fails after the record was written (as a full disk would).
+            other.execute(
+                "CREATE TRIGGER no_tags BEFORE INSERT ON tags "
+                "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+            )
+        with pytest.raises(StoreUnavailable) as info:
+            await store.set("s:a", b"v", later(), ["sub:u"])
+        assert str(info.value) == "SQLite store error: disk I/O error"
+        assert await store.get("s:a") is None  # rolled back with the failed tag
+        await store.set("s:b", b"v", later())  # and the store goes on working
+        assert await store.count("s:") == 1
+    finally:
+        await store.close()
+
+
+async def test_a_closed_sqlite_store_raises_store_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    await store.close()
+    with pytest.raises(StoreUnavailable) as info:
+        await store.get("s:a")
+    assert str(info.value) == "SQLite store error: Cannot operate on a closed database."
 
 
 async def test_unreachable_redis_raises_store_unavailable() -> None:

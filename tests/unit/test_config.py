@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from zitadel_bff.config import DEFAULT_SCOPES, PLACEHOLDER_SECRET, load_settings
+from zitadel_bff.config import DEFAULT_SCOPES, PLACEHOLDER_SECRET, is_loopback_host, load_settings
 from zitadel_bff.errors import ConfigError
 
 GOOD = {
@@ -52,13 +52,36 @@ def test_reads_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
         ({"session_duration": 5}, "SESSION_DURATION", "60"),
         ({"log_level": "LOUD"}, "LOG_LEVEL", "one of"),
         ({"zitadel_client_id": ""}, "ZITADEL_CLIENT_ID", "at least 1"),
+        ({"zitadel_domain": "https://"}, "ZITADEL_DOMAIN", "a host name or an origin"),
+        ({"zitadel_callback_url": "https://app.example.com/cb#x"}, "ZITADEL_CALLBACK_URL",
+         "#fragment"),
     ],
 )
 def test_each_bad_value_is_named(change: dict[str, object], variable: str, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, **{**GOOD, **change})
-    assert variable in info.value.problems
+    assert list(info.value.problems) == [variable]
     assert reason in info.value.problems[variable]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("app.localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("[::1]", True),
+        ("::1", True),
+        ("localhost.example.com", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_plain_http_is_for_loopback_hosts_only(host: str | None, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
 
 
 def test_every_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

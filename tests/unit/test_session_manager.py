@@ -22,6 +22,7 @@ from zitadel_bff.errors import (
     TokenExchangeFailed,
 )
 from zitadel_bff.sessions import Keyring, MemoryStore, SessionData, SessionManager
+from zitadel_bff.sessions import manager as manager_module
 from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
 SECRET = "unit-test-session-secret-0123456789-abcdef"
@@ -351,3 +352,100 @@ async def test_records_of_an_older_version_are_read(manager: SessionManager, clo
     manager._decoded.clear()
     loaded = await manager.load(session_id)
     assert loaded is not None and loaded.sub == data.sub
+
+
+async def test_a_record_that_does_not_open_is_signed_out_and_dropped(
+    manager: SessionManager,
+    store: ClockedMemoryStore,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    session_id, _ = await signed_in(manager, clock)
+    key = manager._key(session_id)
+    entry = await store.get(key)
+    assert entry is not None
+    damaged = entry.value[:-1] + bytes([entry.value[-1] ^ 1])  # the GCM tag no longer fits
+    assert await store.update(key, damaged)
+    assert await manager.load(session_id) is None
+    assert await store.get(key) is None  # dropped, not tried again at every request
+    assert [r.getMessage().split(":", 1)[0] for r in caplog.records] == [
+        "dropping an unreadable session record"
+    ]
+
+
+@pytest.mark.parametrize("session_id", ["", "x" * 129])
+async def test_cookie_values_no_session_can_have_are_not_looked_up(
+    manager: SessionManager, session_id: str
+) -> None:
+    assert await manager.load(session_id) is None
+
+
+class EndsOnTouchStore(ClockedMemoryStore):
+    """Another instance ends the session between this one's read and its touch."""
+
+    async def touch(self, key: str, expires_at: float) -> bool:
+        await self.delete(key)
+        return await super().touch(key, expires_at)
+
+
+async def test_a_session_ended_between_read_and_touch_is_not_served(
+    clock: Clock, refresher: Refresher
+) -> None:
+    manager = manager_for(EndsOnTouchStore(clock), clock, refresher)
+    session_id, _ = await signed_in(manager, clock)
+    clock.now += manager.touch_interval  # this request moves the idle expiry
+    assert await manager.load(session_id) is None
+
+
+async def test_a_session_ended_before_its_refresh_began_is_not_refreshed(
+    manager: SessionManager, clock: Clock, refresher: Refresher
+) -> None:
+    session_id, _ = await signed_in(manager, clock)
+    clock.now += REFRESH_DUE
+    data = await manager.load(session_id)
+    assert data is not None
+    await manager.delete(session_id)  # signed out in another tab meanwhile
+    with pytest.raises(SessionEnded):
+        await manager.ensure_fresh(session_id, data)
+    assert refresher.calls == []
+
+
+async def test_sessions_dropped_from_the_decoded_cache_still_load(
+    manager: SessionManager, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manager_module, "DECODED_CACHE_SIZE", 2)
+    ids = [(await signed_in(manager, clock))[0] for _ in range(3)]
+    assert list(manager._decoded) == [manager._key(i) for i in ids[1:]]  # the oldest went
+    first = await manager.load(ids[0])
+    assert first is not None and first.access_token == "at-0"
+
+
+async def test_back_off_is_tracked_for_a_bounded_number_of_sessions(
+    manager: SessionManager,
+    clock: Clock,
+    refresher: Refresher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(manager_module, "MAX_TRACKED_SESSIONS", 1)
+    first, _ = await signed_in(manager, clock)
+    second, _ = await signed_in(manager, clock)
+    clock.now += REFRESH_DUE
+    refresher.outcome = "down"
+    await fresh_all(manager, first, 1)
+    await fresh_all(manager, second, 1)  # the first session's back-off is forgotten...
+    await fresh_all(manager, second, 1)
+    assert len(refresher.calls) == 2  # ...the second's is kept (no new attempt)
+    await fresh_all(manager, first, 1)
+    assert len(refresher.calls) == 3  # the first is tried again at once
+
+
+async def test_an_unreadable_login_transaction_is_no_transaction(
+    manager: SessionManager, store: ClockedMemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await manager.put_transaction("state-1", {"nonce": "n"}, 600)
+    key = manager.keyring.lookup_key("tx", "state-1")
+    await store.set(key, b"\x01damaged", T0 + 600)
+    assert await manager.take_transaction("state-1") is None
+    assert [r.getMessage().split(":", 1)[0] for r in caplog.records] == [
+        "dropping an unreadable login transaction"
+    ]

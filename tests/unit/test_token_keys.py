@@ -3,12 +3,18 @@ subject types and the replay window."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from typing import Any
 
 import pytest
+from joserfc import jws
 from joserfc.jwk import ECKey, RSAKey
 
 from tests.support.tokens import (
+    CLIENT,
+    ISSUER,
     KEY,
     OTHER,
     Fetcher,
@@ -18,6 +24,8 @@ from tests.support.tokens import (
     validator,
 )
 from zitadel_bff.errors import InvalidIDToken, InvalidLogoutToken
+from zitadel_bff.oidc.keys import JWKSCache
+from zitadel_bff.oidc.tokens import TokenValidator
 
 EC = ECKey.generate_key("P-256", parameters={"kid": "ec", "use": "sig"})
 ENC = RSAKey.generate_key(2048, parameters={"kid": "enc", "use": "enc"})
@@ -85,3 +93,56 @@ async def test_known_kid_with_a_replaced_key_refetches() -> None:
 async def test_logout_token_subject_and_session_must_be_strings(changes: dict[str, Any]) -> None:
     with pytest.raises(InvalidLogoutToken, match="not a string"):
         await validator().logout_token(sign(logout_claims(**changes)))
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def unsigned(header: object, payload: bytes = b"{}") -> str:
+    """A token whose header is checked before any signature is."""
+    return f"{b64(json.dumps(header).encode())}.{b64(payload)}.c2ln"
+
+
+async def test_tokens_of_the_wrong_shape_are_refused() -> None:
+    signed_array = jws.serialize_compact({"alg": "RS256", "kid": "1"}, b'["sub"]', KEY)
+    for token, reason in [
+        (unsigned([1]), "bad JOSE header"),
+        (unsigned({"alg": "RS256", "kid": 1}), "kid is not a string"),
+        (signed_array, "payload is not a JSON object"),
+    ]:
+        with pytest.raises(InvalidIDToken) as info:
+            await validator().id_token(token, nonce="n-1")
+        assert str(info.value) == f"ID token rejected: {reason}"
+
+
+async def test_an_unreadable_jwks_refuses_the_token() -> None:
+    async def junk() -> dict[str, Any]:
+        return {"keys": [{"kty": "RSA", "n": 1}]}
+
+    v = TokenValidator(issuer=ISSUER, client_id=CLIENT, alg="RS256", leeway=0, jwks=JWKSCache(junk))
+    with pytest.raises(InvalidIDToken) as info:
+        await v.id_token(sign(id_claims()), nonce="n-1")
+    assert str(info.value) == "ID token rejected: the provider's JWKS could not be read"
+
+
+async def test_concurrent_first_tokens_load_the_jwks_once() -> None:
+    entered, gate = asyncio.Event(), asyncio.Event()
+    fetches = 0
+
+    async def slow_fetch() -> dict[str, Any]:
+        nonlocal fetches
+        fetches += 1
+        entered.set()
+        await gate.wait()  # the first token is still loading the keys when the others come
+        return {"keys": [KEY.as_dict(private=False)]}
+
+    v = TokenValidator(
+        issuer=ISSUER, client_id=CLIENT, alg="RS256", leeway=0, jwks=JWKSCache(slow_fetch)
+    )
+    checks = [asyncio.ensure_future(v.id_token(sign(id_claims()), nonce="n-1")) for _ in range(5)]
+    await entered.wait()
+    gate.set()
+    results = await asyncio.gather(*checks)
+    assert [r["sub"] for r in results] == ["301234567890123456"] * 5
+    assert fetches == 1

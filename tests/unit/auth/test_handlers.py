@@ -16,6 +16,7 @@ from tests.support.inprocess import (
     module_for,
     running,
 )
+from zitadel_bff import Entry, MemoryStore, StoreUnavailable
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,37 @@ async def test_without_error_pages_the_host_keeps_its_own(
         assert invalid.status_code == 422
         denied = await browser.http.get("/api/me")  # the module's own errors stay its own
         assert (denied.status_code, denied.json()["error"]) == (401, "not_authenticated")
+
+
+class OutageStore(MemoryStore):
+    """A store that goes away when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def get(self, key: str) -> Entry | None:
+        if self.down:
+            raise StoreUnavailable("Redis store error: ConnectionError")
+        return await super().get(key)
+
+
+async def test_with_the_store_down_pages_still_render_signed_out(
+    provider: FakeProvider, clock: ManualClock
+) -> None:
+    store = OutageStore()
+    async with running(host_app(module_for(provider, store=store)), clock) as browser:
+        await browser.sign_in()
+        store.down = True
+        api = await browser.http.get("/api/me", headers=JSON_HEADERS)
+        assert (api.status_code, api.json()) == (
+            503,
+            {"error": "store_unavailable", "message": "Sessions are unavailable"},
+        )
+        page = await browser.http.get("/auth/logout/success", headers=BROWSER_HEADERS)
+        assert page.status_code == 200 and "<h1>You have been signed out</h1>" in page.text
+        error_page = await browser.http.get("/api/me", headers=BROWSER_HEADERS)
+        assert error_page.status_code == 503
+        assert "<h1>Sessions are unavailable</h1>" in error_page.text
+        store.down = False  # back: the session was kept
+        assert (await browser.http.get("/api/me")).status_code == 200

@@ -1,0 +1,294 @@
+"""The provider client against scripted HTTP answers: discovery, the token endpoint, userinfo,
+revocation and the end-session URL, and what each failure becomes (OIDC Core, RFC 7009,
+RP-Initiated Logout 1.0)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.tokens import CLIENT, ISSUER, KEY, sign
+from zitadel_bff import (
+    InvalidIDToken,
+    OIDCClient,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    TokenExchangeFailed,
+    UserinfoMismatch,
+)
+from zitadel_bff.oidc import client as client_module
+from zitadel_bff.oidc.client import AuthRequest
+
+Handler = Callable[[httpx.Request], httpx.Response]
+AsyncHandler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+SUB = "301234567890123456"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+DISCOVERY_URL = ISSUER + DISCOVERY_PATH
+REQUEST = AuthRequest(state="s", nonce="n", code_verifier="v" * 43)
+
+
+def discovery(**changes: Any) -> dict[str, Any]:
+    doc = {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/oauth/v2/authorize",
+        "token_endpoint": f"{ISSUER}/oauth/v2/token",
+        "jwks_uri": f"{ISSUER}/oauth/v2/keys",
+        "userinfo_endpoint": f"{ISSUER}/oidc/v1/userinfo",
+        "revocation_endpoint": f"{ISSUER}/oauth/v2/revoke",
+        "end_session_endpoint": f"{ISSUER}/oidc/v1/end_session",
+    }
+    doc.update(changes)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+class Provider:
+    """Discovery (``doc``) and the JWKS; every other path answers as ``routes`` say."""
+
+    def __init__(self, doc: dict[str, Any] | None = None, **routes: Handler) -> None:
+        self.doc = doc if doc is not None else discovery()
+        self.routes = routes
+        self.requests: list[httpx.Request] = []
+        self.down = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            return unreachable(request)
+        if request.url.path == DISCOVERY_PATH:
+            return httpx.Response(200, json=self.doc)
+        if request.url.path == "/oauth/v2/keys":
+            return httpx.Response(200, json={"keys": [KEY.as_dict(private=False)]})
+        name = request.url.path.rsplit("/", 1)[-1]
+        return self.routes[name](request)
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
+
+
+def client_for(handler: Handler | AsyncHandler) -> OIDCClient:
+    return OIDCClient(
+        issuer=ISSUER,
+        client_id=CLIENT,
+        client_secret="secret",
+        redirect_uri="https://app.example/auth/callback",
+        scopes=["openid"],
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def answer(status: int, **kwargs: Any) -> Handler:
+    return lambda request: httpx.Response(status, **kwargs)
+
+
+# Discovery ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "message"),
+    [
+        (
+            httpx.Response(200, json=discovery(token_endpoint=None, jwks_uri=None)),
+            ProviderMisconfigured,
+            "discovery lacks token_endpoint, jwks_uri",
+        ),
+        (
+            httpx.Response(200, text="<html>login</html>"),
+            ProviderMisconfigured,
+            f"GET {DISCOVERY_URL} did not return JSON",
+        ),
+        (
+            httpx.Response(200, json=[discovery()]),
+            ProviderMisconfigured,
+            f"GET {DISCOVERY_URL} did not return a JSON object",
+        ),
+        (
+            httpx.Response(502, text="bad gateway"),
+            ProviderUnavailable,
+            f"GET {DISCOVERY_URL} failed: HTTPStatusError",
+        ),
+    ],
+    ids=["missing-endpoints", "html", "array", "bad-gateway"],
+)
+async def test_unusable_discovery_documents_are_refused(
+    response: httpx.Response, error: type[Exception], message: str
+) -> None:
+    client = client_for(lambda request: response)
+    with pytest.raises(error) as info:
+        await client.metadata()
+    assert str(info.value) == message
+
+
+async def test_discovery_is_loaded_once_by_concurrent_callers() -> None:
+    provider = Provider()
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        entered.set()
+        await gate.wait()  # the first caller is still loading when the second one asks
+        return provider(request)
+
+    client = client_for(slow)
+    calls = [asyncio.ensure_future(client.metadata()) for _ in range(2)]
+    await entered.wait()
+    gate.set()
+    first, second = await asyncio.gather(*calls)
+    assert first is second
+    assert provider.paths() == [DISCOVERY_PATH]
+
+
+async def test_a_failed_reload_keeps_the_cached_document(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = Provider()
+    client = client_for(provider)
+    cached = await client.metadata()
+    monkeypatch.setattr(client_module, "DISCOVERY_TTL", 0.0)  # the hour has passed
+    provider.down = True
+    assert await client.metadata() is cached
+    assert provider.paths() == [DISCOVERY_PATH, DISCOVERY_PATH]  # it did try again
+    assert [r.getMessage() for r in caplog.records] == [
+        "discovery reload failed; keeping the cached document"
+    ]
+
+
+# The token endpoint -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "error", "message"),
+    [
+        (answer(502, text="bad gateway"), ProviderUnavailable, "token endpoint answered 502"),
+        (unreachable, ProviderUnavailable, "token endpoint unreachable: ConnectError"),
+        (
+            answer(400, json={"error": "invalid_grant"}),
+            TokenExchangeFailed,
+            "token endpoint refused: invalid_grant",
+        ),
+        (
+            answer(200, json={"token_type": "Bearer"}),
+            TokenExchangeFailed,
+            "the token response has no access_token",
+        ),
+        (
+            answer(200, json={"access_token": "at", "token_type": "Bearer"}),
+            InvalidIDToken,
+            "the token response has no id_token",
+        ),
+    ],
+    ids=["bad-gateway", "unreachable", "refused", "no-access-token", "no-id-token"],
+)
+async def test_what_a_failed_code_exchange_becomes(
+    token: Handler, error: type[Exception], message: str
+) -> None:
+    client = client_for(Provider(token=token))
+    with pytest.raises(error) as info:
+        await client.exchange_code("code", REQUEST)
+    assert str(info.value) == message
+
+
+async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None:
+    # expires_in true is no number of seconds (though bool is an int in Python): the expiry
+    # is unknown, not one second away.
+    token = answer(200, json={"access_token": "at-2", "token_type": "Bearer", "expires_in": True})
+    tokens = await client_for(Provider(token=token)).refresh("rt-1", sub=SUB)
+    assert (tokens.access_token, tokens.refresh_token, tokens.expires_at) == ("at-2", "rt-1", None)
+    assert (tokens.id_token, tokens.id_claims) == (None, {})
+
+
+# Userinfo -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "error", "message"),
+    [
+        (unreachable, ProviderUnavailable, "userinfo unreachable: ConnectError"),
+        (answer(502), ProviderUnavailable, "userinfo answered 502"),
+        (answer(403), UserinfoMismatch, "userinfo answered 403"),
+        (answer(200, text="not json"), UserinfoMismatch, "userinfo did not return JSON"),
+        (
+            answer(200, json={"sub": "someone-else"}),
+            UserinfoMismatch,
+            "userinfo sub differs from the ID token's",
+        ),
+        (answer(200, json=[SUB]), UserinfoMismatch, "userinfo sub differs from the ID token's"),
+    ],
+    ids=["unreachable", "bad-gateway", "forbidden", "not-json", "other-sub", "array"],
+)
+async def test_what_a_failed_userinfo_becomes(
+    userinfo: Handler, error: type[Exception], message: str
+) -> None:
+    client = client_for(Provider(userinfo=userinfo))
+    with pytest.raises(error) as info:
+        await client.userinfo("at", expected_sub=SUB)
+    assert str(info.value) == message
+
+
+async def test_signed_userinfo_is_verified_with_the_providers_keys() -> None:
+    jwt = sign({"sub": SUB, "iss": ISSUER, "aud": CLIENT, "name": "Ada"})
+    signed = answer(200, text=jwt, headers={"content-type": "application/jwt; charset=utf-8"})
+    claims = await client_for(Provider(userinfo=signed)).userinfo("at", expected_sub=SUB)
+    assert claims == {"sub": SUB, "iss": ISSUER, "aud": CLIENT, "name": "Ada"}
+
+
+async def test_without_a_userinfo_endpoint_there_are_no_extra_claims() -> None:
+    provider = Provider(discovery(userinfo_endpoint=None))
+    assert await client_for(provider).userinfo("at", expected_sub=SUB) == {}
+    assert provider.paths() == [DISCOVERY_PATH]
+
+
+# Revocation and the end-session URL ---------------------------------------------------------
+
+
+async def test_revocation_posts_the_token_with_its_hint() -> None:
+    provider = Provider(revoke=answer(200))
+    assert await client_for(provider).revoke("rt-1") is True
+    revoke = provider.requests[-1]
+    assert revoke.content == b"token=rt-1&token_type_hint=refresh_token"
+
+
+@pytest.mark.parametrize(
+    ("revoke", "logged"),
+    [
+        (unreachable, "token revocation failed: ConnectError"),
+        (answer(400, json={"error": "unsupported_token_type"}), "token revocation answered 400"),
+    ],
+)
+async def test_a_failed_revocation_is_logged_and_reported(
+    revoke: Handler, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="zitadel_bff.oidc.client")
+    assert await client_for(Provider(revoke=revoke)).revoke("rt-1") is False
+    assert [r.getMessage() for r in caplog.records] == [logged]
+
+
+async def test_without_a_revocation_endpoint_nothing_is_revoked() -> None:
+    provider = Provider(discovery(revocation_endpoint=None))
+    assert await client_for(provider).revoke("rt-1") is False
+    assert provider.paths() == [DISCOVERY_PATH]
+
+
+async def test_the_end_session_url() -> None:
+    client = client_for(Provider(discovery(end_session_endpoint=f"{ISSUER}/logout?ui=1")))
+    url = await client.end_session_url(
+        id_token_hint=None, post_logout_redirect_uri="https://app.example/bye", state="st"
+    )
+    assert url == (
+        f"{ISSUER}/logout?ui=1&client_id=243864426485212395%40project"
+        "&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=st"
+    )
+    none = client_for(Provider(discovery(end_session_endpoint=None)))
+    assert (
+        await none.end_session_url(
+            id_token_hint="id", post_logout_redirect_uri="https://app.example/bye", state="st"
+        )
+        is None
+    )
