@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zitadel_bff.web import parse_cookie_header
+from zitadel_bff.web import CookiePolicy, parse_cookie_header
 
 NAMES = {"zbff_session": "session", "zbff_browser": "browser", "zbff_logout": "logout"}
 SESSION = "k3Jd8s-_0aZ" * 4
@@ -56,3 +56,14 @@ def test_first_well_formed_value_wins() -> None:
 def test_names_are_exact() -> None:
     header = f"ZBFF_SESSION={SESSION}; xzbff_session={SESSION}; zbff_session_x={SESSION}"
     assert parse_cookie_header(header, NAMES) == {}
+
+
+def test_cookie_policy_names_and_flags() -> None:
+    https = CookiePolicy(secure=True, session_max_age=100)
+    assert https.name("session") == "__Host-zbff_session"
+    header = https.header("session", "v", 100).decode()
+    assert header == "__Host-zbff_session=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=100"
+    http = CookiePolicy(secure=False, session_max_age=100)
+    assert http.header("browser", "b", None).decode() == (
+        "zbff_browser=b; Path=/; HttpOnly; SameSite=Lax"
+    )
