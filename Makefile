@@ -27,7 +27,7 @@ run: install  ## the app against the ZITADEL instance configured in .env
 	$(VENV)/bin/zitadel-bff serve
 
 test: install  ## every test: unit, integration (real provider, SQLite, Redis), browser
-	$(PY) -m pytest --cov=zitadel_bff --cov-branch --cov-report=term:skip-covered --cov-fail-under=85
+	$(PY) -m pytest --cov=zitadel_bff --cov-branch --cov-report=term:skip-covered --cov-fail-under=95
 
 lint: install  ## ruff and mypy strict on src, tests, bench and devtools; node --check on the provider
 	$(VENV)/bin/ruff check src tests bench devtools
