@@ -23,7 +23,7 @@ from .baseline import uvicorn_settings
 
 __all__ = ["build_library", "build_plain"]
 
-ME = {"sub": "301234567890123456", "roles": ["admin", "user"]}
+ME: dict[str, object] = {"sub": "301234567890123456", "roles": ["admin", "user"]}
 
 
 def build_plain() -> FastAPI:

@@ -13,9 +13,10 @@ from devtools.flows import login
 from devtools.provider import OPProcess
 from fastapi import Depends, FastAPI
 
-from tests.conftest import TEST_SECRET, browser_client, settings_for
+from tests.support.clients import browser_client
 from tests.support.records import read_session
 from tests.support.server import ThreadedServer
+from tests.support.settings import TEST_SECRET, settings_for
 from zitadel_bff import AnyUser, BearerUser, ZitadelAuth, require_roles
 
 JSON = {"accept": "application/json"}

@@ -36,7 +36,7 @@ PORT = 3000
 
 @pytest.mark.parametrize(
     ("secret", "kind"),
-    [(CLIENT_SECRET, "confidential (client_secret_basic)"), ("", "public (PKCE, none)")],
+    [(CLIENT_SECRET, "confidential (client secret)"), ("", "public (PKCE, none)")],
     ids=["confidential", "public"],
 )
 def test_check_probes_discovery_and_prints_a_redacted_summary(
@@ -65,6 +65,10 @@ def test_check_probes_discovery_and_prints_a_redacted_summary(
         "  signing keys   1",
         f"  end_session    {op.issuer}/oidc/v1/end_session",
         f"  revocation     {op.issuer}/oauth/v2/revoke",
+        f"  introspection  {op.issuer}/oauth/v2/introspect",
+        "  organisation   any",
+        "  idp hints      none",
+        "  ui locales     from the browser",
     ]
     assert not (tmp_path / "cli.db").exists()  # check opens no store
 

@@ -14,7 +14,7 @@ from devtools.flows import login, logout
 from devtools.keys import ApplicationKey, write_application_key
 from devtools.provider import CLIENT_ID, OPProcess, free_port
 
-from tests.conftest import browser_client
+from tests.support.clients import browser_client
 
 ADMIN_SUB = "301234567890123456"
 

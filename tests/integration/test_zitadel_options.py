@@ -13,7 +13,7 @@ import pytest
 from devtools.flows import FlowResult, csrf_token, follow, login
 from devtools.provider import OPProcess
 
-from tests.conftest import browser_client
+from tests.support.clients import browser_client
 from zitadel_bff.auth.routes.signin import check_auth_time
 from zitadel_bff.errors import StaleAuthentication
 

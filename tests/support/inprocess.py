@@ -32,7 +32,6 @@ from zitadel_bff import (
     Store,
     ZitadelAuth,
     csrf_exempt,
-    guard,
     public,
     require_roles,
 )
@@ -248,8 +247,8 @@ async def boom() -> Response:
 
 
 def host_app(auth: ZitadelAuth, *, error_pages: bool = True) -> FastAPI:
-    """A host app on the module, deny by default, with HOST_ROUTES."""
-    app = FastAPI(dependencies=[Depends(guard)])
+    """A host app on the module as the README installs it (deny by default), with HOST_ROUTES."""
+    app = FastAPI()
     auth.install(app, error_pages=error_pages)
     app.include_router(HOST_ROUTES)
     return app

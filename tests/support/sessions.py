@@ -11,6 +11,7 @@ from zitadel_bff.sessions.record import TokenUpdate
 __all__ = [
     "ADMIN_SUB",
     "ALICE_SUB",
+    "ORG_ID",
     "NoRefresher",
     "Tokens",
     "alice_claims",
@@ -21,6 +22,7 @@ __all__ = [
 ADMIN_SUB = "301234567890123456"
 ALICE_SUB = "301234567890123457"
 ORG_ID = "301234567890123000"
+ORG_NAME = "ACME"
 ORG_DOMAIN = "acme.localhost"
 #: How long the access tokens of sessions made here live.
 TOKEN_LIFETIME = 43200.0
@@ -58,6 +60,9 @@ def claims_for(
         "email": email,
         "email_verified": True,
         "urn:zitadel:iam:org:project:roles": {role: {ORG_ID: ORG_DOMAIN} for role in roles},
+        "urn:zitadel:iam:user:resourceowner:id": ORG_ID,
+        "urn:zitadel:iam:user:resourceowner:name": ORG_NAME,
+        "urn:zitadel:iam:user:resourceowner:primary_domain": ORG_DOMAIN,
         **extra,
     }
 
@@ -78,8 +83,8 @@ def new_session(
     refresh_token: str | None = "rt-1",
     token_lifetime: float = TOKEN_LIFETIME,
 ) -> SessionData:
-    """The session a sign-in at ``now`` would have created (tokens "at-1", "id-1", "rt-1")."""
+    """The session a sign-in at ``now`` would have created (tokens "at-1", "id-1", "rt-1"; by
+    default the admin's claims, with ``auth_time`` ``now``)."""
     tokens = Tokens("at-1", "id-1", refresh_token, now + token_lifetime)
-    return SessionData.from_tokens(
-        tokens, sub=sub, claims=claims or claims_for(sub), sid=sid, now=now
-    )
+    claims = claims or claims_for(sub, auth_time=int(now))
+    return SessionData.from_tokens(tokens, sub=sub, claims=claims, sid=sid, now=now)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_tokens import CLIENT, ISSUER, KEY, OTHER, sign, validator
+from tests.support.tokens import CLIENT, ISSUER, KEY, OTHER, sign, validator
 from zitadel_bff.auth.bearer import NEGATIVE_TTL, POSITIVE_TTL, BearerValidator, bearer_token
 from zitadel_bff.errors import InvalidBearerToken
 

@@ -72,3 +72,24 @@ async def test_the_admin_page_is_for_the_admin_role(browser: Browser) -> None:
         denied.status_code == 403
         and "<h1>You don&#39;t have access to this page</h1>" in denied.text
     )
+
+
+async def test_the_admin_page_needs_a_recent_sign_in(browser: Browser) -> None:
+    """ADMIN_MAX_AGE (900 s by default): an older sign-in goes through the provider again."""
+    await browser.sign_in()  # signed in at T0
+    browser.clock.advance(900)
+    assert (await browser.http.get("/admin")).status_code == 200
+    browser.clock.advance(1)
+    resp = await browser.http.get("/admin")
+    assert (resp.status_code, resp.headers["location"]) == (
+        303,
+        "/auth/login?returnTo=%2Fadmin&prompt=login&max_age=900",
+    )
+    assert (await browser.http.get("/profile")).status_code == 200  # still signed in
+
+
+async def test_without_the_role_an_old_sign_in_is_not_asked_to_sign_in_again(
+    browser: Browser,
+) -> None:
+    await browser.sign_in(new_session(T0 - 3600, sub=ALICE_SUB, claims=alice_claims()))
+    assert (await browser.http.get("/admin")).status_code == 403

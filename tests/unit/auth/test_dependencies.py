@@ -3,11 +3,23 @@ and user dependencies, role guards and CSRF (origin, Sec-Fetch-Site, the token's
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
 
 from tests.support.clients import BROWSER_HEADERS, JSON_HEADERS, SESSION_COOKIE
-from tests.support.inprocess import APP_URL, T0, Browser, ManualClock
+from tests.support.inprocess import (
+    APP_URL,
+    T0,
+    Browser,
+    FakeProvider,
+    ManualClock,
+    module_for,
+    running,
+)
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, alice_claims, new_session
+from zitadel_bff import CurrentUser, csrf_exempt, guard, public
 
 SIGN_IN_FIRST = {"error": "not_authenticated", "message": "Please sign in"}
 EXPIRED = {"error": "session_expired", "message": "Your session has expired"}
@@ -20,8 +32,8 @@ IDLE_TIMEOUT = 3600  # SESSION_DURATION's default
 
 
 async def test_routes_need_a_session_unless_public(browser: Browser) -> None:
-    public = await browser.http.get("/", headers=JSON_HEADERS)
-    assert (public.status_code, public.json()) == (200, {"hello": "world"})
+    home = await browser.http.get("/", headers=JSON_HEADERS)
+    assert (home.status_code, home.json()) == (200, {"hello": "world"})
     for path in ("/api/me", "/api/session", "/api/admin"):
         denied = await browser.http.get(path, headers=JSON_HEADERS)
         assert (denied.status_code, denied.json()) == (401, SIGN_IN_FIRST), path
@@ -224,3 +236,83 @@ async def test_another_browsers_token_is_refused(browser: Browser) -> None:
     theirs = browser.auth.keyring.csrf_token("another-browser-id")
     resp = await browser.http.post("/api/public-echo", headers={"x-csrf-token": theirs})
     assert (resp.status_code, resp.json()) == (403, CSRF_FAILED)
+
+
+# guard, for apps that protect their own routes (install(app, deny_by_default=False)) -------
+
+GUARDED = APIRouter(dependencies=[Depends(guard)])
+
+
+@GUARDED.get("/guarded/me")
+async def guarded_me(user: CurrentUser) -> dict[str, str]:
+    return {"sub": user.sub}
+
+
+@GUARDED.post("/guarded/echo")
+async def guarded_echo(user: CurrentUser) -> dict[str, str]:
+    return {"sub": user.sub}
+
+
+@GUARDED.post("/guarded/public")
+@public
+async def guarded_public() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@GUARDED.post("/guarded/hook")
+@public
+@csrf_exempt
+async def guarded_hook() -> dict[str, bool]:
+    return {"ok": True}
+
+
+async def unguarded_post() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@pytest.fixture
+async def self_guarded(provider: FakeProvider, clock: ManualClock) -> AsyncIterator[Browser]:
+    """A host that opts out of deny by default and puts ``guard`` on one router only."""
+    app = FastAPI()
+    module_for(provider).install(app, deny_by_default=False, error_pages=True)
+    app.include_router(GUARDED)
+    app.add_api_route("/open", unguarded_post, methods=["POST"])
+    async with running(app, clock) as browser:
+        yield browser
+
+
+async def test_guard_denies_by_default_where_it_is_installed(self_guarded: Browser) -> None:
+    browser = self_guarded
+    denied = await browser.http.get("/guarded/me", headers=JSON_HEADERS)
+    assert (denied.status_code, denied.json()) == (401, SIGN_IN_FIRST)
+    # Routes without it are the host's to protect: no session, no token asked for.
+    assert (await browser.http.post("/open")).json() == {"ok": True}
+    await browser.sign_in()
+    assert (await browser.http.get("/guarded/me")).json() == {"sub": ADMIN_SUB}
+
+
+async def test_guard_checks_csrf_on_unsafe_methods(self_guarded: Browser) -> None:
+    browser = self_guarded
+    await browser.sign_in()
+    for path in ("/guarded/echo", "/guarded/public"):
+        refused = await browser.http.post(path)
+        assert (refused.status_code, refused.json()) == (403, CSRF_FAILED), path
+    token = await browser.csrf_token()
+    foreign = await browser.http.post(
+        "/guarded/echo", headers={"x-csrf-token": token, "origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    by_header = await browser.http.post("/guarded/echo", headers={"x-csrf-token": token})
+    assert by_header.json() == {"sub": ADMIN_SUB}
+    by_form = await browser.http.post("/guarded/public", data={"csrf_token": token})
+    assert by_form.json() == {"ok": True}
+    assert (await browser.http.post("/guarded/hook")).json() == {"ok": True}  # csrf_exempt
+
+
+async def test_guard_signed_out_forms_need_the_browsers_token(self_guarded: Browser) -> None:
+    browser = self_guarded
+    token = await browser.csrf_token()  # bound to the browser id
+    ok = await browser.http.post("/guarded/public", headers={"x-csrf-token": token})
+    assert ok.json() == {"ok": True}
+    signed_out = await browser.http.post("/guarded/echo", headers={"x-csrf-token": token})
+    assert (signed_out.status_code, signed_out.json()) == (401, SIGN_IN_FIRST)

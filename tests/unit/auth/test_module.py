@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.clients import BROWSER_HEADERS
+from tests.support.clients import BROWSER_HEADERS, JSON_HEADERS
 from tests.support.inprocess import (
     ISSUER,
     FakeProvider,
@@ -36,6 +36,13 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "cache-control": "no-store",
 }
+#: What responses that are no documents (JSON) get (OWASP REST security cheat sheet).
+API_HEADERS = {
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+}
 
 
 def security_headers_of(response: httpx.Response) -> dict[str, str]:
@@ -43,13 +50,27 @@ def security_headers_of(response: httpx.Response) -> dict[str, str]:
     return {name: response.headers[name] for name in names if name in response.headers}
 
 
-@pytest.mark.parametrize("path", ["/", "/auth/login", "/nope", "/api/me"])
-async def test_every_response_has_the_security_headers(
-    provider: FakeProvider, clock: ManualClock, path: str
+@pytest.mark.parametrize(
+    ("path", "accept", "expected"),
+    [
+        ("/auth/login", BROWSER_HEADERS, SECURITY_HEADERS),  # a page
+        ("/nope", BROWSER_HEADERS, SECURITY_HEADERS),  # the 404 page
+        ("/api/me", BROWSER_HEADERS, SECURITY_HEADERS),  # a redirect to sign in
+        ("/", JSON_HEADERS, API_HEADERS),  # the host's JSON
+        ("/api/me", JSON_HEADERS, API_HEADERS),  # the module's 401 JSON
+        ("/auth/session", JSON_HEADERS, API_HEADERS),  # the module's JSON
+    ],
+)
+async def test_every_response_has_the_security_headers_for_its_kind(
+    provider: FakeProvider,
+    clock: ManualClock,
+    path: str,
+    accept: dict[str, str],
+    expected: dict[str, str],
 ) -> None:
     async with running(host_app(module_for(provider)), clock) as browser:
-        resp = await browser.http.get(path, headers=BROWSER_HEADERS)
-        assert security_headers_of(resp) == SECURITY_HEADERS
+        resp = await browser.http.get(path, headers=accept)
+        assert security_headers_of(resp) == expected
 
 
 async def test_https_means_secure_host_cookies_and_hsts(

@@ -164,6 +164,7 @@ async def test_concurrent_requests_share_one_refresh(
     record = await stored(manager, session_id)
     assert record is not None and record.refresh_token == "rt-1"
     assert record.refreshed_at == clock.now
+    assert record.refresh_at == clock.now + REFRESH_DUE  # rescheduled from the refresh
 
 
 async def test_waiters_share_a_provider_failure_and_keep_the_session(

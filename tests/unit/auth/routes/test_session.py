@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.support.clients import JSON_HEADERS, SESSION_COOKIE
 from tests.support.inprocess import T0, Browser, FakeProvider, ManualClock
-from tests.support.sessions import ADMIN_SUB, claims_for, new_session
+from tests.support.sessions import ADMIN_SUB, ORG_ID, claims_for, new_session
 
 IDLE_TIMEOUT = 3600
 REFRESH_FAILED = {"error": "refresh_failed", "message": "Your session was ended"}
@@ -32,6 +32,7 @@ async def test_session_signed_in_says_who_until_when(browser: Browser) -> None:
             "name": "Ada Admin",
             "email": "admin@acme.localhost",
             "roles": ["admin", "user"],
+            "organisation": {"id": ORG_ID, "name": "ACME", "primary_domain": "acme.localhost"},
         },
         "expires_at": int(T0 + IDLE_TIMEOUT),
         "csrf_token": browser.auth.keyring.csrf_token(session_id),
