@@ -23,7 +23,6 @@ from ..web import (
     CSRF_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
-    AuthContext,
     check_origin,
     check_token,
     context_of,
@@ -41,7 +40,6 @@ __all__ = [
     "CurrentUser",
     "OptionalSession",
     "OptionalUser",
-    "auth_context",
     "csrf_exempt",
     "csrf_protect",
     "get_auth",
@@ -70,10 +68,6 @@ def csrf_exempt(endpoint: F) -> F:
 def get_auth(request: Request) -> ZitadelAuth:
     auth: ZitadelAuth = request.app.state.zitadel_auth
     return auth
-
-
-def auth_context(request: Request) -> AuthContext:
-    return context_of(request.scope)
 
 
 async def _optional_session(request: Request) -> SessionData | None:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
@@ -156,7 +157,7 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
     request = Request(scope, _replay(body))
     try:
         form = await request.form()
-    except (ValueError, AssertionError, KeyError) as exc:
+    except HTTPException as exc:  # Starlette's answer to a malformed multipart body
         raise BadRequest("the request body is not a valid form") from exc
     try:
         value = form.get(CSRF_FIELD)

@@ -200,10 +200,6 @@ class OIDCClient:
 
     # Discovery ------------------------------------------------------------------------------
 
-    @property
-    def metadata_loaded(self) -> bool:
-        return self._metadata is not None
-
     async def metadata(self) -> ProviderMetadata:
         """The discovery document, cached for an hour; a failed reload keeps the old one."""
         if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:

@@ -222,11 +222,9 @@ class SessionManager:
             if not granted:
                 self._fail(key)
                 raise ProviderUnavailable("another instance held the refresh lock too long")
-            if current.refresh_token is None:
-                if refused_token is not None:
-                    await self._end(key)
-                    raise RefreshRefused("the tokens were refused and there is no refresh token")
-                return current
+            if current.refresh_token is None:  # only a refused token gets here without one
+                await self._end(key)
+                raise RefreshRefused("the tokens were refused and there is no refresh token")
             return await self._refresh(key, current)
 
     async def _refresh(self, key: str, data: SessionData) -> SessionData:

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException
 
 from ...errors import BadRequest
 
@@ -41,5 +42,5 @@ async def form_of(request: Request) -> Mapping[str, Any]:
         return {}
     try:
         return await request.form()
-    except (ValueError, AssertionError, KeyError) as exc:
+    except HTTPException as exc:  # Starlette's answer to a malformed multipart body
         raise BadRequest("the request body is not a valid form") from exc

@@ -220,3 +220,12 @@ async def test_apps_sharing_the_module_routes_keep_their_own_origin_and_keys() -
     finally:
         await first.shutdown()
         await second.shutdown()
+
+
+async def test_a_malformed_form_body_is_a_bad_request(auth: ZitadelAuth) -> None:
+    async with client_for(host_app(auth)) as client:
+        headers = {**JSON, "content-type": "multipart/form-data; boundary=nope"}
+        for path in ("/open", "/auth/signin"):
+            resp = await client.post(path, content=b"--nope\r\nno headers, no end", headers=headers)
+            assert resp.status_code == 400
+            assert resp.json()["error"] == "bad_request"
