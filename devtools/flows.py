@@ -75,12 +75,11 @@ def follow(
 
 
 def form_token(client: httpx.Client, app_url: str) -> str:
-    """A CSRF token from the sign-in page, or from the landing page when already signed in."""
-    page = client.get(f"{app_url}/auth/login", headers={"accept": "text/html"})
-    if page.status_code == 303:
-        page = client.get(f"{app_url}/", headers={"accept": "text/html"})
-    assert page.status_code == 200, page.status_code
-    return csrf_token(page.text)
+    """This browser's CSRF token, as an SPA gets it (``/auth/session``)."""
+    resp = client.get(f"{app_url}/auth/session", headers={"accept": "application/json"})
+    assert resp.status_code == 200, resp.status_code
+    token: str = resp.json()["csrf_token"]
+    return token
 
 
 def login(
@@ -90,11 +89,14 @@ def login(
     username: str = "admin",
     return_to: str | None = None,
     stop_at: str | None = None,
+    prompt: str | None = None,
 ) -> FlowResult:
-    data = {"csrf_token": form_token(client, app_url)}
-    if return_to is not None:
-        data["returnTo"] = return_to
-    resp = client.post(f"{app_url}/auth/signin", data=data)
+    """Sign in the way a browser does: ``/auth/login`` sends it straight to the provider
+    (``prompt="login"`` signs in again when already signed in)."""
+    params = {"returnTo": return_to} if return_to is not None else {}
+    if prompt is not None:
+        params["prompt"] = prompt
+    resp = client.get(f"{app_url}/auth/login", params=params, headers={"accept": "text/html"})
     result = FlowResult(resp)
     result.response = follow(client, resp, result, stop_at=stop_at, username=username)
     return result

@@ -93,7 +93,8 @@ def test_custom_templates_dir_overrides_pages(
     server = ThreadedServer(app, port).start()
     try:
         assert "custom goodbye" in client.get(server.url + "/auth/logout/success").text
-        assert "Sign in" in client.get(server.url + "/auth/login").text  # package page
+        page = client.get(server.url + "/auth/login?error=session_expired")
+        assert "Your session has expired" in page.text  # the package's sign-in page
     finally:
         server.stop()
         port_pool.put(port)

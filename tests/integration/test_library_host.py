@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devtools.flows import csrf_token, login
+from devtools.flows import form_token, login
 from devtools.provider import OPProcess
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -84,7 +84,7 @@ def test_host_keeps_its_static_path_and_error_handlers(host_app: ThreadedServer)
             "path",
             "item_id",
         ]
-        ours = client.get(host_app.url + "/auth/login")
+        ours = client.get(host_app.url + "/auth/logout/success")
         css = ours.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
         assert css.startswith("/auth/static/app.css?v=")
         assert client.get(host_app.url + css).status_code == 200
@@ -92,7 +92,7 @@ def test_host_keeps_its_static_path_and_error_handlers(host_app: ThreadedServer)
 
 def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app: ThreadedServer) -> None:
     with browser_client() as client:
-        before = csrf_token(client.get(host_app.url + "/auth/login").text)
+        before = form_token(client, host_app.url)
         login(client, host_app.url)
         stale = client.post(host_app.url + "/auth/logout", data={"csrf_token": before})
         assert stale.status_code == 403
@@ -104,6 +104,10 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(host_app: Threaded
 
 def test_module_param_limits_do_not_need_the_hosts_error_handlers(host_app: ThreadedServer) -> None:
     with browser_client() as client:
-        page = client.get(host_app.url + "/auth/login?returnTo=/" + "x" * 3000)
+        page = client.get(
+            host_app.url + "/auth/login?error=session_expired&returnTo=/" + "x" * 3000
+        )
         assert page.status_code == 200
         assert 'name="returnTo" value="/profile"' in page.text  # dropped for the default
+        flow = client.get(host_app.url + "/auth/login?returnTo=/" + "x" * 3000)
+        assert flow.status_code == 303  # straight to the provider, with the default target

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from devtools.flows import FlowResult, csrf_token, follow, form_token, login, query_of
+from devtools.flows import FlowResult, follow, form_token, login, query_of
 from devtools.provider import CLIENT_ID, OPProcess
 
 from tests.support.clients import browser_client, session_cookie
@@ -126,7 +126,8 @@ def test_open_redirects_are_refused(
 
 
 def test_login_page_sanitises_return_to(app: ThreadedServer, client: httpx.Client) -> None:
-    page = client.get(f"{app.url}/auth/login?" + urlencode({"returnTo": "//evil.example"}))
+    query = urlencode({"returnTo": "//evil.example", "error": "session_expired"})
+    page = client.get(f"{app.url}/auth/login?{query}")
     assert 'name="returnTo" value="/profile"' in page.text
 
 
@@ -228,7 +229,7 @@ def test_signin_needs_csrf_token(app: ThreadedServer, client: httpx.Client, op: 
 def test_signin_refuses_foreign_origin(
     app: ThreadedServer, client: httpx.Client, op: OPProcess
 ) -> None:
-    token = csrf_token(client.get(f"{app.url}/auth/login").text)
+    token = form_token(client, app.url)
     resp = client.post(
         f"{app.url}/auth/signin",
         data={"csrf_token": token},
@@ -262,7 +263,7 @@ def test_each_login_gets_a_new_session_id(
 ) -> None:
     login(client, app.url)
     first = session_cookie(client)
-    login(client, app.url)
+    login(client, app.url, prompt="login")
     second = session_cookie(client)
     assert first != second
     with browser_client() as other:
@@ -289,7 +290,7 @@ def test_provider_unreachable_at_signin_is_a_503_page(
     from devtools.provider import free_port
 
     app = start_app(issuer=f"http://127.0.0.1:{free_port()}", zitadel_timeout=2)
-    token = csrf_token(client.get(f"{app.url}/auth/login").text)
+    token = form_token(client, app.url)
     resp = client.post(f"{app.url}/auth/signin", data={"csrf_token": token})
     assert resp.status_code == 503
     assert "unreachable" in resp.text
@@ -305,7 +306,7 @@ def test_discovery_issuer_mismatch_is_refused(
     start_app: AppFactory, client: httpx.Client, op: OPProcess
 ) -> None:
     app = start_app(issuer=op.issuer.replace("127.0.0.1", "localhost"))
-    token = csrf_token(client.get(f"{app.url}/auth/login").text)
+    token = form_token(client, app.url)
     resp = client.post(f"{app.url}/auth/signin", data={"csrf_token": token})
     assert resp.status_code == 503 and "misconfigured" in resp.text
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from devtools.flows import FlowResult, csrf_token, follow, login, logout, query_of
+from devtools.flows import FlowResult, csrf_token, follow, form_token, login, logout, query_of
 from devtools.provider import CLIENT_ID, OPProcess
 
 from tests.support.backchannel import (
@@ -75,7 +75,7 @@ def test_logout_needs_csrf_and_keeps_the_session_without_it(
 def test_logout_without_a_session_goes_to_success(
     app: ThreadedServer, client: httpx.Client
 ) -> None:
-    token = csrf_token(client.get(app.url + "/auth/login").text)
+    token = form_token(client, app.url)
     resp = client.post(app.url + "/auth/logout", data={"csrf_token": token})
     assert resp.status_code == 303 and resp.headers["location"] == "/auth/logout/success"
 

@@ -489,12 +489,12 @@ def test_unknown_scheme() -> None:
 def test_app_with_unreachable_redis_shows_503_pages(
     start_app: AppFactory, client: httpx.Client
 ) -> None:
-    from devtools.flows import csrf_token
+    from devtools.flows import form_token
     from devtools.provider import free_port
 
     app = start_app(session_store=f"redis://127.0.0.1:{free_port()}/0")
     assert client.get(app.url + "/readyz").status_code == 503
-    token = csrf_token(client.get(app.url + "/auth/login").text)
+    token = form_token(client, app.url)
     resp = client.post(app.url + "/auth/signin", data={"csrf_token": token})
     assert resp.status_code == 503 and "Sessions are unavailable" in resp.text
     client.cookies.set("zbff_session", "x" * 43)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from devtools.flows import FlowResult, csrf_token, follow, login
+from devtools.flows import FlowResult, csrf_token, follow, form_token, login
 from devtools.provider import OPProcess
 
 from tests.support.clients import browser_client
@@ -33,7 +33,7 @@ def last_authorize(op: OPProcess) -> dict[str, str]:
 
 
 def start(client: httpx.Client, app_url: str, path: str, **form: str) -> httpx.Response:
-    token = csrf_token(client.get(app_url + "/auth/login").text)
+    token = form_token(client, app_url)
     return client.post(app_url + path, data={"csrf_token": token, **form})
 
 
@@ -89,7 +89,9 @@ def test_idp_hints_only_for_listed_ids_and_login_hint_passes(
     app = start_app(zitadel_idp_hints=f"{IDP},243864426485212222")
     op.reset_stats()
     with browser_client() as client:
-        page = client.get(app.url + f"/auth/login?idp={IDP}&login_hint=alice")
+        direct = client.get(app.url + f"/auth/login?idp={IDP}&login_hint=alice")
+        assert f"urn:zitadel:iam:org:idp:id:{IDP}" in scopes_of(authorize_params(direct))
+        page = client.get(app.url + f"/auth/login?error=session_expired&idp={IDP}")
         assert f'name="idp" value="{IDP}"' in page.text
         token = csrf_token(page.text)
         resp = client.post(app.url + "/auth/signin",

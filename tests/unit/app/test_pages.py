@@ -36,7 +36,8 @@ async def test_the_landing_page_offers_sign_in_until_signed_in(browser: Browser)
     assert '<a class="btn btn-large" href="/auth/login">Sign in</a>' in signed_out.text
     await browser.sign_in()
     signed_in = await browser.http.get("/")
-    assert "You are signed in as <strong>Ada Admin</strong>." in signed_in.text
+    assert "<h1>Welcome back, Ada Admin</h1>" in signed_in.text
+    assert "Sign in with ZITADEL" not in signed_in.text
     assert '<a class="btn btn-ghost" href="/admin">Admin page</a>' in signed_in.text
 
 

@@ -40,18 +40,25 @@ router = APIRouter()
 @router.get("/auth/login")
 @public
 async def login_page(request: Request) -> Response:
-    """The sign-in page; a signed-in browser goes straight on to ``returnTo``, and a request
-    for a fresh sign-in (``prompt``, ``max_age``: step-up) goes straight to the provider."""
+    """One click to the provider: 303 to ZITADEL's login at once (a signed-in browser goes on
+    to ``returnTo`` instead, unless ``prompt``/``max_age`` ask for a fresh sign-in). With a
+    message to show (``?error=``, e.g. an expired session), the sign-in page instead.
+
+    Login CSRF stays impossible: the flow is bound to this browser (see flow.py)."""
     error = param(request.query_params, "error", MAX_CODE)
     options = sign_in_options(request, request.query_params)
-    if error is None and (options.prompt is not None or options.max_age is not None):
+    if error is None:
+        fresh = options.prompt is not None or options.max_age is not None
+        if not fresh and await context_of(request.scope).optional_session() is not None:
+            return see_other(options.return_to)
         return await start_sign_in(request, options)
-    session = await context_of(request.scope).optional_session()
-    if session is not None and error is None:
-        return see_other(options.return_to)
-    message = MESSAGES.get(error) if error else None
+    await context_of(request.scope).optional_session()  # clears a stale cookie, shows the state
     return await render(
-        request, "login.html", return_to=options.return_to, message=message, error=error,
+        request,
+        "login.html",
+        return_to=options.return_to,
+        message=MESSAGES.get(error),
+        error=error,
         options=options,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from devtools.provider import CLIENT_ID
@@ -69,10 +69,24 @@ def code_for(provider: FakeProvider, nonce: str, code: str = "code-1", sub: str 
 # The sign-in page ---------------------------------------------------------------------------
 
 
+async def test_login_goes_straight_to_the_provider_bound_to_this_browser(
+    browser: Browser,
+) -> None:
+    resp = await browser.http.get("/auth/login?returnTo=/api/me", headers=BROWSER_HEADERS)
+    assert resp.status_code == 303
+    location = resp.headers["location"]
+    assert location.startswith(ISSUER + "/oauth/v2/authorize?")
+    params = parse_qs(urlsplit(location).query)
+    assert params["code_challenge_method"] == ["S256"] and len(params["state"][0]) >= 43
+    assert browser.cookie("zbff_browser") is not None  # the flow is bound to this browser
+
+
 async def test_the_sign_in_page_posts_to_signin_with_a_token_for_this_browser(
     browser: Browser,
 ) -> None:
-    page = await browser.http.get("/auth/login?returnTo=/api/me%3Fx%3D1", headers=BROWSER_HEADERS)
+    page = await browser.http.get(
+        "/auth/login?error=session_expired&returnTo=/api/me%3Fx%3D1", headers=BROWSER_HEADERS
+    )
     assert page.status_code == 200
     assert '<form method="post" action="/auth/signin">' in page.text
     assert '<input type="hidden" name="returnTo" value="/api/me?x=1">' in page.text
@@ -88,7 +102,9 @@ async def test_the_sign_in_page_posts_to_signin_with_a_token_for_this_browser(
 async def test_the_sign_in_page_drops_a_return_to_that_leaves_the_site(
     browser: Browser, target: str
 ) -> None:
-    page = await browser.http.get("/auth/login?" + urlencode({"returnTo": target}))
+    page = await browser.http.get(
+        "/auth/login?" + urlencode({"returnTo": target, "error": "session_expired"})
+    )
     assert '<input type="hidden" name="returnTo" value="/profile">' in page.text
 
 
