@@ -32,6 +32,8 @@ from starlette.types import Receive, Scope, Send
 __all__ = ["DemoAPI", "fingerprint", "serve_in_thread"]
 
 SHOWN_BODY = 1024
+#: Echoes kept in ``DemoAPI.requests`` (the oldest go first).
+MAX_KEPT = 1000
 CHUNK = 64 * 1024
 SMALL = b'{"id":42,"name":"order","items":[1,2,3]}'
 #: Header values never echoed as they are.
@@ -131,8 +133,8 @@ def _page(echo: dict[str, Any]) -> bytes:
 
 
 class DemoAPI:
-    """The echo upstream as an ASGI app; ``requests`` keeps every echo it answered, in order
-    (tests read what arrived)."""
+    """The echo upstream as an ASGI app; ``requests`` keeps the echoes it answered, in order
+    (the last MAX_KEPT; tests read what arrived)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -153,6 +155,7 @@ class DemoAPI:
         else:
             echo = _echo(scope, await _read_body(receive))
             self.requests.append(echo)
+            del self.requests[:-MAX_KEPT]
             cookies = parse_qs(echo["query"]).get("set_cookie", [])
             extra = [(b"set-cookie", c.encode("latin-1")) for c in cookies]
             if _wants_html(scope):

@@ -168,15 +168,18 @@ class ApiRoutes(BaseRoute):
 
     async def _request(self, scope: Scope, upstream: Upstream) -> ProxyRequest:
         unsafe = scope["method"] not in SAFE_METHODS
+        # The checks without I/O first: the session is looked up (maybe refreshed) only for
+        # requests that could be forwarded.
+        url = upstream.url_for(scope)
         if unsafe:
-            _check_origin(self.auth, scope)  # no I/O: before the session is looked up
+            _check_origin(self.auth, scope)
         session = await _signed_in(scope)
         if unsafe:
             token = _header(scope, CSRF_HEADER.encode())
             check_token(self.auth.keyring, token, context_of(scope).session_id)
         headers = client_request_headers(scope)
         headers.append(("authorization", f"Bearer {session.access_token}"))
-        return ProxyRequest(upstream.url_for(scope), headers)
+        return ProxyRequest(url, headers)
 
 
 class Gateway:
@@ -201,6 +204,7 @@ class Gateway:
             await self._refuse(scope, receive, send, exc)
 
     async def _request(self, scope: Scope) -> ProxyRequest:
+        url = self.upstream.url_for(scope)
         if scope["method"] not in SAFE_METHODS:
             _check_origin(self.auth, scope)
         headers = client_request_headers(scope)
@@ -212,7 +216,7 @@ class Gateway:
             )
             if self.config.pass_access_token:
                 headers.append(("x-forwarded-access-token", session.access_token))
-        return ProxyRequest(self.upstream.url_for(scope), headers, upstream_owned=True)
+        return ProxyRequest(url, headers, upstream_owned=True)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, exc: BFFError) -> None:
