@@ -10,9 +10,10 @@ spelling (``X_Forwarded_User`` too: CGI-style servers read ``_`` as ``-``), so i
 cannot be forged. The proxy sets ``X-Forwarded-For/-Proto/-Host`` itself.
 
 Paths (see :func:`upstream_path`): the part of the path after the matched prefix is appended to
-the upstream's base path, percent-encoding kept; ``..`` and ``.`` segments (also encoded), encoded
-``/`` and ``\\``, empty segments and characters outside RFC 3986 are refused (400), so nothing a
-client sends reaches a path outside the base. The upstream's scheme and host come from the
+the upstream's base path, percent-encoding kept. Refused (400): ``..`` and ``.`` segments (also
+percent-encoded, also twice), encoded ``/``, ``\\`` and control characters, malformed or
+non-UTF-8 percent-encoding, empty segments and characters outside RFC 3986; so nothing a client
+sends reaches a path outside the base. The upstream's scheme and host come from the
 configuration only, never from the request (an absolute-form request target has no effect).
 
 Timeouts: ``timeout`` seconds without progress (connecting, sending the request body, waiting
@@ -79,6 +80,7 @@ SPOOFABLE_PREFIXES = (b"x-forwarded-", b"x-auth-request-")
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {b"date", b"server"}
 #: RFC 3986 pchar, "/" and "%"; anything else in a raw path is refused.
 UNSAFE_PATH_CHAR = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]")
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 UNSAFE_QUERY_BYTE = re.compile(rb"[^\x21-\x7e]")
 UNSAFE_DECODED = re.compile(r"[/\\\x00-\x1f\x7f]")
 #: Largest upstream response header line accepted (aiohttp's default is 8 KiB).
@@ -116,6 +118,8 @@ def upstream_path(raw_path: bytes, skip: int, base_path: str) -> str:
         raise BadRequest("the path has raw non-ASCII bytes") from None
     if not text.startswith("/") or UNSAFE_PATH_CHAR.search(text):
         raise BadRequest("the path is not an absolute path of plain characters")
+    if BAD_PERCENT.search(text):
+        raise BadRequest("the path has a malformed percent-encoding")
     segments = text[1:].split("/")
     last = len(segments) - 1
     for index, segment in enumerate(segments):
