@@ -105,12 +105,12 @@ def _header_value(value: str) -> str:
     return value.translate(CONTROL_CHARS)
 
 
-def identity_headers(profile_sub: str, session: SessionData) -> list[tuple[str, str]]:
+def identity_headers(session: SessionData) -> list[tuple[str, str]]:
     """(name suffix, value) pairs: User, Email, Preferred-Username, Groups (role keys, sorted,
     comma-separated); those without a value are left out."""
     profile = session.profile
     pairs = [
-        ("User", profile_sub),
+        ("User", session.sub),
         ("Email", profile.email or ""),
         ("Preferred-Username", profile.preferred_username or ""),
         ("Groups", ",".join(sorted(profile.roles))),
@@ -212,7 +212,7 @@ class Gateway:
             session = await _signed_in(scope)
             headers.extend(
                 (f"x-forwarded-{name.lower()}", value)
-                for name, value in identity_headers(session.sub, session)
+                for name, value in identity_headers(session)
             )
             if self.config.pass_access_token:
                 headers.append(("x-forwarded-access-token", session.access_token))

@@ -394,9 +394,8 @@ class ReverseProxy:
                 if watcher is None and progress.body_done:
                     # A long answer: stop reading it if the client goes away (the server
                     # drops what we send to a closed connection without telling us).
-                    watcher = asyncio.ensure_future(_watch_disconnect(receive, response))
+                    watcher = asyncio.ensure_future(_watch_disconnect(receive, response, progress))
                 if watcher is not None and watcher.done():
-                    progress.client_gone = True
                     return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -416,7 +415,10 @@ class ReverseProxy:
             )
 
 
-async def _watch_disconnect(receive: Receive, response: aiohttp.ClientResponse) -> None:
+async def _watch_disconnect(
+    receive: Receive, response: aiohttp.ClientResponse, progress: _Progress
+) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    response.close()
+    progress.client_gone = True
+    response.close()  # the read in _stream_answer fails at once: nobody is left to answer

@@ -44,7 +44,7 @@ async def check(request: Request) -> Response:
     except BFFError as exc:
         return _refusal(request, exc)
     response = Response(status_code=200)
-    for name, value in identity_headers(session.sub, session):
+    for name, value in identity_headers(session):
         # UTF-8 on the wire (names may hold any character); proxies pass the bytes on.
         response.raw_headers.append(
             (f"x-auth-request-{name.lower()}".encode(), value.encode("utf-8"))
