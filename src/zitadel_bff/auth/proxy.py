@@ -125,11 +125,11 @@ async def _signed_in(scope: Scope) -> SessionData:
     return session
 
 
-def _check_origin(auth: ZitadelAuth, scope: Scope) -> None:
+def _check_origin(scope: Scope) -> None:
     check_origin(
         _header(scope, b"origin"),
         _header(scope, b"sec-fetch-site"),
-        auth.settings.public_origin,
+        context_of(scope).public_origin,
     )
 
 
@@ -172,11 +172,11 @@ class ApiRoutes(BaseRoute):
         # requests that could be forwarded.
         url = upstream.url_for(scope)
         if unsafe:
-            _check_origin(self.auth, scope)
+            _check_origin(scope)
         session = await _signed_in(scope)
         if unsafe:
-            token = _header(scope, CSRF_HEADER.encode())
-            check_token(self.auth.keyring, token, context_of(scope).session_id)
+            context = context_of(scope)
+            check_token(context.keyring, _header(scope, CSRF_HEADER.encode()), context.session_id)
         headers = client_request_headers(scope)
         headers.append(("authorization", f"Bearer {session.access_token}"))
         return ProxyRequest(url, headers)
@@ -206,7 +206,7 @@ class Gateway:
     async def _request(self, scope: Scope) -> ProxyRequest:
         url = self.upstream.url_for(scope)
         if scope["method"] not in SAFE_METHODS:
-            _check_origin(self.auth, scope)
+            _check_origin(scope)
         headers = client_request_headers(scope)
         if not self.config.is_public(scope["path"]):
             session = await _signed_in(scope)
