@@ -8,6 +8,8 @@ their length only.
 
 - ``GET /__download?bytes=N``: N bytes (zeros, in 64 KiB pieces).
 - ``GET /__hang``: never answers (until the client goes away): for timeouts.
+- ``GET /__stall``: starts a 1 MB answer, sends 64 KiB of it, then nothing more (until the
+  client goes away): for timeouts in the middle of an answer.
 - ``GET /__small``: a fixed small JSON object (for benchmarks).
 - anything else: the echo; each ``set_cookie=NAME=VALUE`` query parameter becomes a
   ``Set-Cookie`` header of the answer.
@@ -152,6 +154,8 @@ class DemoAPI:
             await _download(scope, send)
         elif path == "/__hang":
             await _hang(receive)
+        elif path == "/__stall":
+            await _stall(receive, send)
         else:
             echo = _echo(scope, await _read_body(receive))
             self.requests.append(echo)
@@ -209,6 +213,14 @@ async def _download(scope: Scope, send: Send) -> None:
 async def _hang(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def _stall(receive: Receive, send: Send) -> None:
+    headers = [(b"content-type", b"application/octet-stream"),
+               (b"content-length", str(16 * CHUNK).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": bytes(CHUNK), "more_body": True})
+    await _hang(receive)
 
 
 def serve_in_thread(app: Any, port: int) -> uvicorn.Server:

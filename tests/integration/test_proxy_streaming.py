@@ -104,3 +104,48 @@ def test_a_chunked_upload_is_forwarded_chunked(signed_in_client, echo):
     assert (got["body"], got["body_bytes"]) == ("a" * 10 + "b" * 5, 15)
     assert got["headers"]["transfer-encoding"] == "chunked"
     assert "content-length" not in got["headers"]
+
+
+def test_an_answer_that_stalls_midway_is_cut_off_not_completed(start_app, echo):
+    app = start_app(api_routes=f"/api/files={echo.url}", api_timeout=0.3)
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        login(client, app.url)
+        received = 0
+        with client.stream("GET", app.url + "/api/files/__stall") as resp:
+            assert resp.status_code == 200
+            assert resp.headers["content-length"] == str(16 * CHUNK)
+            with pytest.raises(httpx.RemoteProtocolError):
+                for chunk in resp.iter_raw():
+                    received += len(chunk)
+        assert received == CHUNK  # what the upstream sent, and then a broken connection
+
+
+async def test_a_client_that_goes_away_stops_the_download(echo):
+    from zitadel_bff.web import ProxyRequest, ReverseProxy
+
+    proxy = ReverseProxy(timeout=10)
+    await proxy.start()
+    sent: list[int] = []
+    asked = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.disconnect"}  # the client is gone as soon as anyone asks
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body":
+            body = message["body"]
+            assert isinstance(body, bytes)
+            sent.append(len(body))
+
+    scope = {"type": "http", "method": "GET", "headers": [], "path": "/__download"}
+    try:
+        await proxy.forward(
+            scope, receive, send,
+            ProxyRequest(f"{echo.url}/__download?bytes={BODY}", []),
+        )
+    finally:
+        await proxy.close()
+    assert asked == 1
+    assert 0 < sum(sent) < BODY
