@@ -282,3 +282,29 @@ def test_a_due_token_is_refreshed_once_and_the_new_one_forwarded(start_app, echo
     after = access_token(app, tmp_path, cookie)
     assert after != before
     assert {r.json()["bearer_fingerprint"] for r in responses} == {fingerprint(after)}
+
+
+def test_routes_declared_in_code_forward_in_a_library_app(op, port_pool, tmp_path, echo):
+    from fastapi import FastAPI
+
+    from tests.conftest import settings_for
+    from tests.support.server import ThreadedServer
+    from zitadel_bff import ZitadelAuth
+
+    port = port_pool.get_nowait()
+    settings = settings_for(port, op.issuer, f"sqlite:///{tmp_path}/sessions-{port}.db")
+    auth = ZitadelAuth(settings, api_routes={"/api/orders": f"{echo.url}/v1"})
+    auth.add_api_route("/api/users", echo.url)
+    app = FastAPI(lifespan=auth.lifespan)
+    auth.install(app)
+    server = ThreadedServer(app, port).start()
+    try:
+        with signed_in(server) as client:
+            cookie = cookie_of(client)
+            orders = client.get(server.url + "/api/orders/1", headers=JSON).json()
+            users = client.get(server.url + "/api/users/2", headers=JSON).json()
+        assert (orders["path"], users["path"]) == ("/v1/1", "/2")
+        assert orders["bearer_fingerprint"] == token_print(server, tmp_path, cookie)
+    finally:
+        server.stop()
+        port_pool.put(port)
