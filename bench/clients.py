@@ -17,7 +17,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ async def _aiohttp(count: int, small: str, big: str) -> dict[str, float]:
 
 
 async def _aiosonic(count: int, small: str, big: str) -> dict[str, float]:
-    import aiosonic
+    import aiosonic  # type: ignore[import-not-found]
 
     client = aiosonic.HTTPClient(aiosonic.TCPConnector())
 
@@ -93,7 +93,7 @@ async def _aiosonic(count: int, small: str, big: str) -> dict[str, float]:
 
 
 async def _pyreqwest(count: int, small: str, big: str) -> dict[str, float]:
-    from pyreqwest.client import ClientBuilder
+    from pyreqwest.client import ClientBuilder  # type: ignore[import-not-found]
 
     async with ClientBuilder().max_connections(CONCURRENCY).build() as client:
 
@@ -107,7 +107,7 @@ async def _pyreqwest(count: int, small: str, big: str) -> dict[str, float]:
         return await _measure(fetch, count, small, big)
 
 
-CANDIDATES: dict[str, Callable[[int, str, str], Awaitable[dict[str, float]]]] = {
+CANDIDATES: dict[str, Callable[[int, str, str], Coroutine[Any, Any, dict[str, float]]]] = {
     "httpx": _httpx,
     "aiohttp": _aiohttp,
     "aiosonic": _aiosonic,

@@ -14,9 +14,9 @@ from devtools.nginx import NginxProcess, nginx_binary
 from devtools.provider import OPProcess, free_port
 from playwright.sync_api import Page, expect
 
-from tests.conftest import settings_for
 from tests.e2e.browser import sign_in_at_provider
 from tests.support.server import ThreadedServer
+from tests.support.settings import settings_for
 from tests.support.upstream import Echo
 from zitadel_bff.app import create_app
 
@@ -31,7 +31,8 @@ FENCE = re.compile(r"```nginx\n(.*?)```", re.S)
 
 def documented_config(bff: int, app: int, listen: int, workdir: Path) -> str:
     """docs/nginx.md's server configuration with this test's addresses."""
-    server, identity = FENCE.findall(NGINX_DOC.read_text())
+    blocks: list[str] = FENCE.findall(NGINX_DOC.read_text())
+    server, identity = blocks
     identity_file = workdir / "zitadel_identity.conf"
     identity_file.write_text(identity)
     replaced = (
@@ -72,7 +73,11 @@ def nginx_site(
     assert "[emerg]" not in nginx.log() and "[alert]" not in nginx.log(), nginx.log()
 
 
-def test_nginx_auth_request_signs_in_and_passes_the_identity(page: Page, nginx_site, echo):
+def test_nginx_auth_request_signs_in_and_passes_the_identity(
+    page: Page,
+    nginx_site: str,
+    echo: Echo,
+) -> None:
     page.goto(nginx_site + "/reports/2026?x=1&y=two")
     expect(page).to_have_url(
         nginx_site + "/auth/login?returnTo=%2Freports%2F2026%3Fx%3D1%26y%3Dtwo"
@@ -104,7 +109,11 @@ def test_nginx_auth_request_signs_in_and_passes_the_identity(page: Page, nginx_s
     assert page.context.request.get(nginx_site + "/").status == 200
 
 
-def test_nginx_forged_identity_headers_do_not_pass(page: Page, nginx_site, echo):
+def test_nginx_forged_identity_headers_do_not_pass(
+    page: Page,
+    nginx_site: str,
+    echo: Echo,
+) -> None:
     forged = {"X-Forwarded-User": "evil", "X-Forwarded-Groups": "admin"}
     page.context.set_extra_http_headers(forged)
     page.goto(nginx_site + "/")

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from devtools.demo_api import fingerprint
 from playwright.sync_api import Page, expect
 
-from tests.conftest import TEST_SECRET
 from tests.e2e.browser import sign_in_at_provider
 from tests.support.records import read_session
+from tests.support.server import AppFactory
+from tests.support.settings import TEST_SECRET
 from tests.support.upstream import Echo
 
 pytestmark = pytest.mark.e2e
 
 
-def test_spa_calls_the_api_through_the_bff(page: Page, start_app, echo: Echo, tmp_path):
+def test_spa_calls_the_api_through_the_bff(
+    page: Page,
+    start_app: AppFactory,
+    echo: Echo,
+    tmp_path: Path,
+) -> None:
     app = start_app(api_routes=f"/api/demo={echo.url}")
     page.goto(app.url + "/spa")
     expect(page.locator("#who")).to_contain_text("You are signed out")

@@ -4,45 +4,54 @@ the ZITADEL-shaped provider: what reaches the upstream, and what is refused befo
 from __future__ import annotations
 
 import asyncio
+import queue
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from devtools.demo_api import fingerprint
 from devtools.flows import login
-from devtools.provider import free_port
+from devtools.provider import OPProcess, free_port
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.records import read_session
+from tests.support.server import AppFactory, ThreadedServer
+from tests.support.settings import TEST_SECRET, settings_for
 from tests.support.times import MovableClock
-from tests.support.upstream import JSON, access_token, raw_request, token_print
+from tests.support.upstream import JSON, Echo, access_token, raw_request, token_print
 
 ADMIN_SUB = "301234567890123456"
 
 
 @pytest.fixture
-def api_app(start_app, echo):
+def api_app(start_app: AppFactory, echo: Echo) -> ThreadedServer:
     return start_app(api_routes=f"/api/orders={echo.url}/v1,/api/users={echo.url}")
 
 
 @contextmanager
-def signed_in(app) -> Iterator[httpx.Client]:
+def signed_in(app: ThreadedServer) -> Iterator[httpx.Client]:
     with httpx.Client(follow_redirects=False, timeout=30) as client:
         login(client, app.url)
         yield client
 
 
 def cookie_of(client: httpx.Client) -> str:
-    return client.cookies.get("zbff_session")
+    return session_cookie(client)
 
 
-def csrf(client: httpx.Client, app) -> str:
-    return client.get(app.url + "/auth/session", headers=JSON).json()["csrf_token"]
+def csrf(client: httpx.Client, app: ThreadedServer) -> str:
+    token: str = client.get(app.url + "/auth/session", headers=JSON).json()["csrf_token"]
+    return token
 
 
-def test_get_is_forwarded_with_the_sessions_bearer_token(api_app, echo, tmp_path):
+def test_get_is_forwarded_with_the_sessions_bearer_token(
+    api_app: ThreadedServer,
+    echo: Echo,
+    tmp_path: Path,
+) -> None:
     with signed_in(api_app) as client:
         cookie = cookie_of(client)
         resp = client.get(api_app.url + "/api/orders/42?x=1&y=%2F", headers=JSON)
@@ -59,7 +68,10 @@ def test_get_is_forwarded_with_the_sessions_bearer_token(api_app, echo, tmp_path
     assert "x-csrf-token" not in headers
 
 
-def test_the_browsers_credentials_and_hop_by_hop_headers_stay_behind(api_app, echo):
+def test_the_browsers_credentials_and_hop_by_hop_headers_stay_behind(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         resp = client.get(
             api_app.url + "/api/users/me",
@@ -97,7 +109,10 @@ FORGED = {
 }
 
 
-def test_forged_identity_and_origin_headers_never_arrive(api_app, echo):
+def test_forged_identity_and_origin_headers_never_arrive(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         got = client.get(api_app.url + "/api/users/x", headers={**JSON, **FORGED}).json()
     headers = got["headers"]
@@ -109,7 +124,11 @@ def test_forged_identity_and_origin_headers_never_arrive(api_app, echo):
     assert "evil" not in str(headers)
 
 
-def test_signed_out_gets_401_json_and_nothing_is_forwarded(api_app, echo, client):
+def test_signed_out_gets_401_json_and_nothing_is_forwarded(
+    api_app: ThreadedServer,
+    echo: Echo,
+    client: httpx.Client,
+) -> None:
     for method in ("GET", "POST", "DELETE"):
         resp = client.request(method, api_app.url + "/api/orders/1", headers=JSON)
         assert resp.status_code == 401
@@ -120,7 +139,10 @@ def test_signed_out_gets_401_json_and_nothing_is_forwarded(api_app, echo, client
     assert echo.received == []
 
 
-def test_unsafe_methods_need_the_csrf_header_and_a_same_origin(api_app, echo):
+def test_unsafe_methods_need_the_csrf_header_and_a_same_origin(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         token = csrf(client, api_app)
         url = api_app.url + "/api/orders/7"
@@ -161,7 +183,12 @@ def test_unsafe_methods_need_the_csrf_header_and_a_same_origin(api_app, echo):
         ("/api/users/7", "/7"),
     ],
 )
-def test_paths_join_the_base_path(api_app, echo, path, upstream_path):
+def test_paths_join_the_base_path(
+    api_app: ThreadedServer,
+    echo: Echo,
+    path: str,
+    upstream_path: str,
+) -> None:
     with signed_in(api_app) as client:
         status, _ = raw_request(api_app.port, "GET", path, {
             "cookie": f"zbff_session={cookie_of(client)}", **JSON})
@@ -169,7 +196,10 @@ def test_paths_join_the_base_path(api_app, echo, path, upstream_path):
     assert echo.received[-1]["raw_path"] == upstream_path
 
 
-def test_a_prefix_matches_only_at_a_segment_boundary(api_app, echo):
+def test_a_prefix_matches_only_at_a_segment_boundary(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         for path in ("/api/ordersX", "/api/orders.json", "/api/usersandmore/1"):
             resp = client.get(api_app.url + path, headers=JSON)
@@ -198,7 +228,11 @@ TRAVERSALS = [
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)
-def test_traversal_and_smuggling_attempts_are_refused(api_app, echo, target):
+def test_traversal_and_smuggling_attempts_are_refused(
+    api_app: ThreadedServer,
+    echo: Echo,
+    target: str,
+) -> None:
     with signed_in(api_app) as client:
         cookie = cookie_of(client)
         status, body = raw_request(api_app.port, "GET", target,
@@ -208,7 +242,10 @@ def test_traversal_and_smuggling_attempts_are_refused(api_app, echo, target):
     assert echo.received == []
 
 
-def test_an_absolute_form_target_cannot_reach_another_host(api_app, echo):
+def test_an_absolute_form_target_cannot_reach_another_host(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         cookie = cookie_of(client)
         status, got = raw_request(api_app.port, "GET", "http://evil.example/api/orders/1",
@@ -219,7 +256,10 @@ def test_an_absolute_form_target_cannot_reach_another_host(api_app, echo):
     assert got["headers"]["host"] == echo.url.removeprefix("http://")
 
 
-def test_upstream_cookies_may_not_touch_the_bffs_own(api_app, echo):
+def test_upstream_cookies_may_not_touch_the_bffs_own(
+    api_app: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(api_app) as client:
         cookie = cookie_of(client)
         resp = client.get(
@@ -232,7 +272,7 @@ def test_upstream_cookies_may_not_touch_the_bffs_own(api_app, echo):
         assert cookie_of(client) == cookie
 
 
-def test_unreachable_upstream_is_502_json(start_app, client):
+def test_unreachable_upstream_is_502_json(start_app: AppFactory, client: httpx.Client) -> None:
     closed = free_port()  # nothing listens there
     app = start_app(api_routes=f"/api/down=http://127.0.0.1:{closed}")
     with browser_client() as user:
@@ -243,7 +283,7 @@ def test_unreachable_upstream_is_502_json(start_app, client):
                            "message": "The application is unavailable"}
 
 
-def test_no_answer_within_api_timeout_is_504_json(start_app, echo):
+def test_no_answer_within_api_timeout_is_504_json(start_app: AppFactory, echo: Echo) -> None:
     app = start_app(api_routes=f"/api/slow={echo.url}", api_timeout=0.3)
     with signed_in(app) as client:
         started = time.monotonic()
@@ -262,7 +302,12 @@ async def _concurrent_gets(url: str, cookie: str, count: int) -> list[httpx.Resp
         return list(await asyncio.gather(*[client.get(url, headers=JSON) for _ in range(count)]))
 
 
-def test_a_due_token_is_refreshed_once_and_the_new_one_forwarded(start_app, echo, op, tmp_path):
+def test_a_due_token_is_refreshed_once_and_the_new_one_forwarded(
+    start_app: AppFactory,
+    echo: Echo,
+    op: OPProcess,
+    tmp_path: Path,
+) -> None:
     # Sessions that outlive the 12 h tokens, so the clock can be moved past their refresh.
     app = start_app(api_routes=f"/api/users={echo.url}", session_duration=86400,
                     session_max_lifetime=2 * 86400)
@@ -284,10 +329,14 @@ def test_a_due_token_is_refreshed_once_and_the_new_one_forwarded(start_app, echo
     assert {r.json()["bearer_fingerprint"] for r in responses} == {fingerprint(after)}
 
 
-def test_routes_declared_in_code_forward_in_a_library_app(op, port_pool, tmp_path, echo):
+def test_routes_declared_in_code_forward_in_a_library_app(
+    op: OPProcess,
+    port_pool: queue.Queue[int],
+    tmp_path: Path,
+    echo: Echo,
+) -> None:
     from fastapi import FastAPI
 
-    from tests.conftest import settings_for
     from tests.support.server import ThreadedServer
     from zitadel_bff import ZitadelAuth
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from devtools.flows import login
 from devtools.provider import free_port
 
-from tests.conftest import BROWSER_HEADERS
-from tests.support.upstream import JSON, token_print
+from tests.support.clients import BROWSER_HEADERS, session_cookie
+from tests.support.server import AppFactory, ThreadedServer
+from tests.support.upstream import JSON, Echo, token_print
 
 ADMIN_SUB = "301234567890123456"
 ALICE_SUB = "301234567890123457"
@@ -29,14 +31,14 @@ FORGED = {
 
 
 @contextmanager
-def signed_in(app, username: str = "admin") -> Iterator[httpx.Client]:
+def signed_in(app: ThreadedServer, username: str = "admin") -> Iterator[httpx.Client]:
     with httpx.Client(follow_redirects=False, timeout=30) as client:
         login(client, app.url, username=username)
         yield client
 
 
 @pytest.fixture
-def gateway(start_app, echo):
+def gateway(start_app: AppFactory, echo: Echo) -> ThreadedServer:
     return start_app(upstream_url=echo.url, public_paths="/,/public")
 
 
@@ -44,7 +46,10 @@ def identity_of(headers: dict[str, str]) -> dict[str, str]:
     return {name: headers[name] for name in IDENTITY if name in headers}
 
 
-def test_signed_in_requests_carry_the_identity_not_the_forged_one(gateway, echo):
+def test_signed_in_requests_carry_the_identity_not_the_forged_one(
+    gateway: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(gateway) as client:
         resp = client.get(gateway.url + "/reports/7?q=1", headers={**JSON, **FORGED})
     assert resp.status_code == 200
@@ -61,7 +66,11 @@ def test_signed_in_requests_carry_the_identity_not_the_forged_one(gateway, echo)
     assert got["bearer_token"] is False  # the gateway sends identity, not the token
 
 
-def test_public_paths_are_forwarded_without_identity(gateway, echo, client):
+def test_public_paths_are_forwarded_without_identity(
+    gateway: ThreadedServer,
+    echo: Echo,
+    client: httpx.Client,
+) -> None:
     for path in ("/", "/public", "/public/a.css"):
         resp = client.get(gateway.url + path, headers={**JSON, **FORGED})
         assert resp.status_code == 200, path
@@ -72,7 +81,11 @@ def test_public_paths_are_forwarded_without_identity(gateway, echo, client):
     assert identity_of(got["headers"]) == {}
 
 
-def test_signed_out_browsers_sign_in_and_api_clients_get_401(gateway, echo, client):
+def test_signed_out_browsers_sign_in_and_api_clients_get_401(
+    gateway: ThreadedServer,
+    echo: Echo,
+    client: httpx.Client,
+) -> None:
     resp = client.get(gateway.url + "/reports?q=1")  # the client fixture asks for text/html
     assert resp.status_code == 303
     assert resp.headers["location"] == "/auth/login?returnTo=%2Freports%3Fq%3D1"
@@ -83,7 +96,7 @@ def test_signed_out_browsers_sign_in_and_api_clients_get_401(gateway, echo, clie
     assert echo.received == []
 
 
-def test_the_bff_still_serves_its_own_paths(gateway, echo):
+def test_the_bff_still_serves_its_own_paths(gateway: ThreadedServer, echo: Echo) -> None:
     with signed_in(gateway) as client:
         echo.received.clear()  # the sign-in ended on the upstream's /profile
         session = client.get(gateway.url + "/auth/session", headers=JSON).json()
@@ -97,7 +110,11 @@ def test_the_bff_still_serves_its_own_paths(gateway, echo):
     assert [r["path"] for r in echo.received] == ["/profile", "/spa", "/static/spa.js"]
 
 
-def test_gateway_answers_keep_the_upstreams_own_headers(gateway, echo, start_app):
+def test_gateway_answers_keep_the_upstreams_own_headers(
+    gateway: ThreadedServer,
+    echo: Echo,
+    start_app: AppFactory,
+) -> None:
     with signed_in(gateway) as client:
         page = client.get(gateway.url + "/x", headers=BROWSER_HEADERS)
     assert page.status_code == 200 and "<h1>Echo upstream</h1>" in page.text
@@ -110,7 +127,10 @@ def test_gateway_answers_keep_the_upstreams_own_headers(gateway, echo, start_app
     assert resp.headers["x-content-type-options"] == "nosniff"
 
 
-def test_unsafe_methods_need_a_same_origin_but_no_bff_token(gateway, echo):
+def test_unsafe_methods_need_a_same_origin_but_no_bff_token(
+    gateway: ThreadedServer,
+    echo: Echo,
+) -> None:
     with signed_in(gateway) as client:
         echo.received.clear()
         refused = client.post(gateway.url + "/form", data={"a": "1"},
@@ -123,15 +143,19 @@ def test_unsafe_methods_need_a_same_origin_but_no_bff_token(gateway, echo):
     assert len(echo.received) == 1
 
 
-def test_pass_access_token_adds_the_sessions_token(start_app, echo, tmp_path):
+def test_pass_access_token_adds_the_sessions_token(
+    start_app: AppFactory,
+    echo: Echo,
+    tmp_path: Path,
+) -> None:
     app = start_app(upstream_url=echo.url, upstream_pass_access_token=True)
     with signed_in(app) as client:
-        cookie = client.cookies.get("zbff_session")
+        cookie = session_cookie(client)
         got = client.get(app.url + "/x", headers={**JSON, **FORGED}).json()
     assert got["headers"]["x-forwarded-access-token"] == token_print(app, tmp_path, cookie)
 
 
-def test_gateway_traversal_is_refused(gateway, echo):
+def test_gateway_traversal_is_refused(gateway: ThreadedServer, echo: Echo) -> None:
     from tests.support.upstream import raw_request
 
     for target in ("/public/../admin", "/public/%2e%2e/admin", "//evil.example/x"):
@@ -141,7 +165,10 @@ def test_gateway_traversal_is_refused(gateway, echo):
     assert echo.received == []
 
 
-def test_unreachable_upstream_is_a_502_page_for_browsers(start_app, client):
+def test_unreachable_upstream_is_a_502_page_for_browsers(
+    start_app: AppFactory,
+    client: httpx.Client,
+) -> None:
     app = start_app(upstream_url=f"http://127.0.0.1:{free_port()}", public_paths="/")
     page = client.get(app.url + "/")
     assert page.status_code == 502 and "The application is unavailable" in page.text
@@ -152,7 +179,10 @@ def test_unreachable_upstream_is_a_502_page_for_browsers(start_app, client):
 # /auth/check ------------------------------------------------------------------------------
 
 
-def test_check_signed_out_is_401_with_the_sign_in_address(app, client):
+def test_check_signed_out_is_401_with_the_sign_in_address(
+    app: ThreadedServer,
+    client: httpx.Client,
+) -> None:
     resp = client.get(app.url + "/auth/check")
     assert resp.status_code == 401
     assert resp.headers["x-auth-request-sign-in"] == "/auth/login?returnTo=%2F"
@@ -166,7 +196,7 @@ def test_check_signed_out_is_401_with_the_sign_in_address(app, client):
     assert "x-auth-request-user" not in resp.headers
 
 
-def test_check_signed_in_names_the_user(app):
+def test_check_signed_in_names_the_user(app: ThreadedServer) -> None:
     with signed_in(app) as client:
         resp = client.get(app.url + "/auth/check")
         head = client.head(app.url + "/auth/check")
@@ -190,7 +220,12 @@ def test_check_signed_in_names_the_user(app):
         ("alice", "", 200),
     ],
 )
-def test_check_allowed_roles(app, username, allowed, status):
+def test_check_allowed_roles(
+    app: ThreadedServer,
+    username: str,
+    allowed: str,
+    status: int,
+) -> None:
     with signed_in(app, username) as client:
         resp = client.get(app.url + "/auth/check", params={"allowed_roles": allowed})
     assert resp.status_code == status
@@ -199,5 +234,5 @@ def test_check_allowed_roles(app, username, allowed, status):
         assert "x-auth-request-user" not in resp.headers
 
 
-def test_check_takes_no_unsafe_method(app, client):
+def test_check_takes_no_unsafe_method(app: ThreadedServer, client: httpx.Client) -> None:
     assert client.post(app.url + "/auth/check").status_code == 405

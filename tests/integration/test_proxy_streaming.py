@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from devtools.flows import login
+from starlette.types import Message, Scope
 
-from tests.support.upstream import JSON
+from tests.support.server import AppFactory
+from tests.support.upstream import JSON, Echo
 
 BODY = 100 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -48,7 +50,9 @@ def peak() -> PeakRSS:
 
 
 @pytest.fixture
-def signed_in_client(start_app, echo) -> Iterator[tuple[httpx.Client, str]]:
+def signed_in_client(
+    start_app: AppFactory, echo: Echo
+) -> Iterator[tuple[httpx.Client, str]]:
     app = start_app(api_routes=f"/api/files={echo.url}")
     with httpx.Client(follow_redirects=False, timeout=60) as client:
         login(client, app.url)
@@ -62,7 +66,11 @@ def _upload(digest: hashlib._Hash) -> Iterator[bytes]:
         yield piece
 
 
-def test_a_100_mb_upload_streams_in_constant_memory(signed_in_client, echo, peak):
+def test_a_100_mb_upload_streams_in_constant_memory(
+    signed_in_client: tuple[httpx.Client, str],
+    echo: Echo,
+    peak: PeakRSS,
+) -> None:
     client, url = signed_in_client
     token = client.get(url + "/auth/session", headers=JSON).json()["csrf_token"]
     digest = hashlib.sha256()
@@ -81,7 +89,10 @@ def test_a_100_mb_upload_streams_in_constant_memory(signed_in_client, echo, peak
     assert growth < MAX_GROWTH, f"peak RSS grew by {growth / 2**20:.1f} MiB"
 
 
-def test_a_100_mb_download_streams_in_constant_memory(signed_in_client, peak):
+def test_a_100_mb_download_streams_in_constant_memory(
+    signed_in_client: tuple[httpx.Client, str],
+    peak: PeakRSS,
+) -> None:
     client, url = signed_in_client
     received = 0
     peak.reset()
@@ -95,7 +106,10 @@ def test_a_100_mb_download_streams_in_constant_memory(signed_in_client, peak):
     assert growth < MAX_GROWTH, f"peak RSS grew by {growth / 2**20:.1f} MiB"
 
 
-def test_a_chunked_upload_is_forwarded_chunked(signed_in_client, echo):
+def test_a_chunked_upload_is_forwarded_chunked(
+    signed_in_client: tuple[httpx.Client, str],
+    echo: Echo,
+) -> None:
     client, url = signed_in_client
     token = client.get(url + "/auth/session", headers=JSON).json()["csrf_token"]
     resp = client.put(url + "/api/files/x", content=iter([b"a" * 10, b"b" * 5]),
@@ -106,7 +120,10 @@ def test_a_chunked_upload_is_forwarded_chunked(signed_in_client, echo):
     assert "content-length" not in got["headers"]
 
 
-def test_an_answer_that_stalls_midway_is_cut_off_not_completed(start_app, echo):
+def test_an_answer_that_stalls_midway_is_cut_off_not_completed(
+    start_app: AppFactory,
+    echo: Echo,
+) -> None:
     app = start_app(api_routes=f"/api/files={echo.url}", api_timeout=0.3)
     with httpx.Client(follow_redirects=False, timeout=30) as client:
         login(client, app.url)
@@ -120,7 +137,7 @@ def test_an_answer_that_stalls_midway_is_cut_off_not_completed(start_app, echo):
         assert received == CHUNK  # what the upstream sent, and then a broken connection
 
 
-async def test_a_client_that_goes_away_stops_the_download(echo):
+async def test_a_client_that_goes_away_stops_the_download(echo: Echo) -> None:
     from zitadel_bff.web import ProxyRequest, ReverseProxy
 
     proxy = ReverseProxy(timeout=10)
@@ -128,18 +145,18 @@ async def test_a_client_that_goes_away_stops_the_download(echo):
     sent: list[int] = []
     asked = 0
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         nonlocal asked
         asked += 1
         return {"type": "http.disconnect"}  # the client is gone as soon as anyone asks
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body":
             body = message["body"]
             assert isinstance(body, bytes)
             sent.append(len(body))
 
-    scope = {"type": "http", "method": "GET", "headers": [], "path": "/__download"}
+    scope: Scope = {"type": "http", "method": "GET", "headers": [], "path": "/__download"}
     try:
         await proxy.forward(
             scope, receive, send,

@@ -15,6 +15,7 @@ from devtools.provider import free_port
 
 from tests.support.records import read_session
 from tests.support.server import ThreadedServer
+from tests.support.settings import TEST_SECRET
 
 JSON = {"accept": "application/json"}
 
@@ -58,8 +59,6 @@ def raw_request(
 
 def access_token(app: ThreadedServer, tmp_path: Path, cookie: str) -> str:
     """The access token the app's session record holds now."""
-    from tests.conftest import TEST_SECRET  # conftest imports this module
-
     record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
     assert record is not None
     return record.access_token
