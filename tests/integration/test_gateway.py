@@ -236,3 +236,35 @@ def test_check_allowed_roles(
 
 def test_check_takes_no_unsafe_method(app: ThreadedServer, client: httpx.Client) -> None:
     assert client.post(app.url + "/auth/check").status_code == 405
+
+
+def test_websockets_are_not_proxied(gateway: ThreadedServer, echo: Echo) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with pytest.raises(InvalidStatus) as refused:
+        connect(gateway.url.replace("http://", "ws://") + "/socket", open_timeout=10)
+    assert refused.value.response.status_code == 403
+    assert echo.received == []
+
+
+def test_head_requests_pass_without_a_body(start_app: AppFactory, echo: Echo) -> None:
+    api = start_app(api_routes=f"/api/x={echo.url}")
+    with signed_in(api) as client:
+        resp = client.head(api.url + "/api/x/1", headers=JSON)
+    assert resp.status_code == 200 and resp.content == b""
+    assert int(resp.headers["content-length"]) > 0  # the upstream's length for a GET
+    assert echo.received[-1]["method"] == "HEAD"
+
+
+def test_check_says_when_the_session_ended(app: ThreadedServer, tmp_path: Path) -> None:
+    from tests.support.records import expire_record
+    from tests.support.settings import TEST_SECRET
+
+    with signed_in(app) as client:
+        expire_record(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, session_cookie(client))
+        resp = client.get(app.url + "/auth/check", headers={"x-original-uri": "/reports"})
+    assert resp.status_code == 401
+    assert resp.headers["x-auth-request-sign-in"] == (
+        "/auth/login?returnTo=%2Freports&error=session_expired"
+    )

@@ -166,3 +166,35 @@ async def test_a_client_that_goes_away_stops_the_download(echo: Echo) -> None:
         await proxy.close()
     assert asked == 1
     assert 0 < sum(sent) < BODY
+
+
+async def test_a_client_that_goes_away_during_its_upload_ends_the_request(echo: Echo) -> None:
+    from zitadel_bff.web import ProxyRequest, ReverseProxy
+
+    proxy = ReverseProxy(timeout=10)
+    with pytest.raises(RuntimeError, match="has not started"):
+        proxy.session  # noqa: B018 - the property is what raises
+    await proxy.start()
+    await proxy.start()  # once is enough: the same pool
+    answered: list[Message] = []
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"x" * 100, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        answered.append(message)
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/upload",
+                    "headers": [(b"content-length", b"1000")]}
+    try:
+        await proxy.forward(scope, receive, send, ProxyRequest(f"{echo.url}/upload",
+                                                               [("content-length", "1000")]))
+    finally:
+        await proxy.close()
+    assert answered == []  # nobody left to answer, and nothing raised
+    # The upstream saw the connection end before the body did, never a complete request.
+    assert all(r["body_bytes"] < 1000 for r in echo.received)

@@ -191,10 +191,8 @@ class Gateway:
         self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket":  # the router sends only http and websocket here
             await send({"type": "websocket.close", "code": 1003})  # not proxied
-            return
-        if scope["type"] != "http":
             return
         try:
             request = await self._request(scope)

@@ -13,7 +13,6 @@ from .proxy import (
     ReverseProxy,
     Upstream,
     client_request_headers,
-    send_json,
     upstream_path,
 )
 from .redirects import safe_return_to
@@ -42,6 +41,5 @@ __all__ = [
     "parse_cookie_header",
     "safe_return_to",
     "security_headers",
-    "send_json",
     "upstream_path",
 ]

@@ -44,7 +44,6 @@ __all__ = [
     "ReverseProxy",
     "Upstream",
     "client_request_headers",
-    "send_json",
     "upstream_path",
 ]
 
@@ -89,8 +88,6 @@ MAX_CONNECTIONS = 1000
 #: A key of an ``http.response.start`` message: the answer is an upstream app's own (the
 #: gateway), so :class:`~zitadel_bff.web.AuthMiddleware` adds no security headers to it.
 UPSTREAM_OWNED = "zitadel_bff.upstream"
-#: The proxy's own 4xx/5xx answers are JSON, never cached.
-JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 
 
 def _check_segment(segment: str) -> None:
@@ -221,12 +218,6 @@ def _response_headers(
             continue  # an upstream may not set (or clear) the BFF's own cookies
         out.append((key, value))
     return out
-
-
-async def send_json(send: Send, status: int, body: bytes) -> None:
-    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass(slots=True)

@@ -77,3 +77,19 @@ def test_routes_declared_in_code_join_api_routes() -> None:
         auth.add_api_route("/api/a", "http://other")
     with pytest.raises(ValueError, match="overlaps /auth"):
         auth.add_api_route("/auth", "http://other")
+
+
+def test_api_routes_match_http_only_and_build_no_urls() -> None:
+    from starlette.routing import Match, NoMatchFound
+
+    from zitadel_bff.auth.proxy import ApiRoutes
+    from zitadel_bff.web import Upstream
+
+    auth = ZitadelAuth(settings())
+    upstreams = [Upstream.parse("/api", "http://a"), Upstream.parse("/api/b", "http://b")]
+    routes = ApiRoutes(auth, upstreams)
+    match, child = routes.matches({"type": "http", "path": "/api/b/1"})
+    assert match is Match.FULL and child["zitadel_bff.upstream_route"].origin == "http://b"
+    assert routes.matches({"type": "websocket", "path": "/api/b/1"}) == (Match.NONE, {})
+    with pytest.raises(NoMatchFound):
+        routes.url_path_for("anything")
