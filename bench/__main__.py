@@ -3,7 +3,7 @@ and docs/bench.png.
 
 Options: ``--seconds`` per wrk run (10), ``--warmup`` (3), ``--sign-ins`` (50), ``--rounds`` of
 the memory test (5), ``--sessions`` sizes for the store test (1000,1000000), ``--skip-stores``,
-``--skip-http``.
+``--skip-http``, ``--skip-proxy`` (the API proxy vs direct vs nginx, bench/proxy.py).
 """
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
     parser.add_argument("--only-tax", action="store_true", help="only the auth-tax rows")
+    parser.add_argument("--skip-proxy", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--chart", type=Path, default=CHART)
     args = parser.parse_args(argv)
@@ -186,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             sizes = [int(s) for s in args.sessions.split(",") if s]
             value_size = results.get("http", {}).get("record_bytes")
             results["stores"] = run_stores(sizes, Path(tmp), value_size=value_size)
+        if not args.skip_proxy:
+            from .proxy import run_proxy, summary
+
+            results["proxy"] = run_proxy(args.seconds, args.warmup, Path(tmp) / "proxy")
+            print("\n".join(summary(results["proxy"])), flush=True)
     print_report(results)
     write_outputs(results, args.results, args.chart)
     return 0

@@ -1,4 +1,6 @@
-"""`make demo`: the app with the local ZITADEL-shaped development provider. Ctrl-C stops both.
+"""`make demo`: the app with the local ZITADEL-shaped development provider and a small demo API
+behind API_ROUTES (``/api/demo``, devtools/demo_api.py), used by the SPA page ``/spa``.
+Ctrl-C stops all three.
 
 The provider is devtools/op/server.mjs (oidc-provider configured like ZITADEL); it is a local
 development provider, not ZITADEL, and says so on every page it shows.
@@ -16,12 +18,15 @@ import uvicorn
 from zitadel_bff import load_settings
 from zitadel_bff.app import configure_logging, create_app
 
+from .demo_api import DemoAPI, serve_in_thread
 from .provider import CLIENT_ID, CLIENT_SECRET, OPProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
 APP_PORT = int(os.environ.get("PORT", "3000"))
 OP_PORT = int(os.environ.get("DEMO_OP_PORT", "9000"))
+API_PORT = int(os.environ.get("DEMO_API_PORT", "8081"))
+API_PREFIX = "/api/demo"
 DATA = ROOT / "data"
 
 
@@ -48,9 +53,11 @@ def main() -> int:
         zitadel_callback_url=f"{app_url}/auth/callback",
         zitadel_post_logout_url=f"{app_url}/auth/logout/callback",
         port=APP_PORT,
+        api_routes=f"{API_PREFIX}=http://127.0.0.1:{API_PORT}",
     )
     configure_logging("INFO")
     op.start()
+    api = serve_in_thread(DemoAPI(), API_PORT)
     try:
         print(
             f"""
@@ -58,9 +65,11 @@ def main() -> int:
   ----------------
   App:       {app_url}    <- open this (use 127.0.0.1, not localhost: cookies are per host)
   Provider:  {op.issuer}  (LOCAL DEVELOPMENT PROVIDER - not a real ZITADEL)
+  SPA:       {app_url}/spa  calls the demo API (127.0.0.1:{API_PORT}) at {API_PREFIX}
+             through the BFF, which adds the access token
 
   Sign in as  admin  (has the admin role)  or  alice  (no admin role); no password.
-  Ctrl-C stops the app and the provider.
+  Ctrl-C stops the app, the demo API and the provider.
 """,
             flush=True,
         )
@@ -73,6 +82,7 @@ def main() -> int:
             log_config=None,  # keep our logging set-up, with its query-string redaction
         )
     finally:
+        api.should_exit = True
         op.stop()
     return 0
 

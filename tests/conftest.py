@@ -14,6 +14,7 @@ from devtools.provider import OPProcess, free_port
 from tests.support.clients import browser_client
 from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import settings_for
+from tests.support.upstream import Echo
 from zitadel_bff.app import create_app
 
 APP_PORTS = 6
@@ -98,3 +99,17 @@ def client() -> Iterator[httpx.Client]:
     """A browser for one test (see tests.support.clients.browser_client for more)."""
     with browser_client() as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def echo_server() -> Iterator[Echo]:
+    upstream = Echo()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def echo(echo_server: Echo) -> Echo:
+    """The echo upstream (devtools/demo_api.py), with nothing received yet."""
+    echo_server.received.clear()
+    return echo_server

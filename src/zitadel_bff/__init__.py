@@ -54,6 +54,8 @@ from .errors import (
     StaleAuthentication,
     StoreUnavailable,
     TokenExchangeFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     UserinfoMismatch,
 )
 from .oidc import OIDCClient, Organisation, ProviderMetadata, UserProfile
@@ -110,6 +112,8 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TokenExchangeFailed",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
     "UserProfile",
     "UserinfoMismatch",
     "ZitadelAuth",

@@ -31,9 +31,14 @@ __all__ = [
     "ORG_DOMAIN_SCOPE",
     "ORG_ID_SCOPE",
     "PLACEHOLDER_SECRET",
+    "RESERVED_PATHS",
     "Settings",
     "is_loopback_host",
     "load_settings",
+    "parse_api_routes",
+    "parse_path_prefix",
+    "parse_public_paths",
+    "parse_upstream_url",
 ]
 
 #: The scopes of ZITADEL's example application: profile data, refresh tokens, user metadata,
@@ -75,6 +80,79 @@ def _absolute_url(value: str) -> str:
     if parts.fragment:
         raise ValueError("must not contain a #fragment")
     return value
+
+
+#: Paths the BFF serves itself: never proxied (an API route may not cover them).
+RESERVED_PATHS = ("/auth", "/healthz", "/readyz")
+PREFIX_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+;:@/"
+)
+
+
+def parse_path_prefix(value: str) -> str:
+    """A path prefix as API_ROUTES and PUBLIC_PATHS take it: ``/a/b`` (a trailing ``/`` is
+    dropped; ``/`` stays ``/``). Refuses what could not be matched safely: no ``..``, ``.``
+    or empty segments, no percent-encoding, no query."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not a path: it must start with /")
+    if any(c not in PREFIX_CHARS for c in value):
+        raise ValueError(f"{value!r} may only contain plain path characters (no %, ?, # or spaces)")
+    prefix = value.rstrip("/") or "/"
+    segments = prefix.split("/")[1:]
+    if prefix != "/" and any(seg in ("", ".", "..") for seg in segments):
+        raise ValueError(f"{value!r} has an empty, '.' or '..' segment")
+    return prefix
+
+
+def _is_under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def parse_upstream_url(value: str) -> str:
+    """An upstream base URL: absolute http(s), a host, no credentials, query or fragment;
+    returned without a trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. http://127.0.0.1:8081/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{parts.hostname}: credentials in the URL are not supported")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(f"{value!r} must not have a query or a #fragment")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    if parts.path not in ("", "/"):
+        parse_path_prefix(parts.path)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_api_routes(value: str) -> dict[str, str]:
+    """API_ROUTES: comma-separated ``PREFIX=URL`` pairs -> {prefix: base URL}."""
+    routes: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        prefix_text, sep, url = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} must be PREFIX=URL, e.g. /api/orders=http://127.0.0.1:8081/v1")
+        prefix = parse_path_prefix(prefix_text.strip())
+        if prefix == "/":
+            raise ValueError("/ cannot be an API prefix (set UPSTREAM_URL to forward everything)")
+        for reserved in RESERVED_PATHS:
+            if _is_under(prefix, reserved) or _is_under(reserved, prefix):
+                raise ValueError(f"{prefix} overlaps {reserved}, which the BFF serves itself")
+        if prefix in routes:
+            raise ValueError(f"{prefix} is listed twice")
+        routes[prefix] = parse_upstream_url(url.strip())
+    return routes
+
+
+def parse_public_paths(value: str) -> tuple[str, ...]:
+    """PUBLIC_PATHS: comma-separated path prefixes; ``/`` alone means the root page only."""
+    return tuple(
+        dict.fromkeys(parse_path_prefix(p.strip()) for p in value.split(",") if p.strip())
+    )
 
 
 SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
@@ -169,6 +247,12 @@ class Settings(BaseSettings):
 
     _client_key: ClientKey | None = PrivateAttr(default=None)
 
+    api_routes: str = ""
+    api_timeout: float = Field(30.0, gt=0, le=3600)
+    upstream_url: str = ""
+    public_paths: str = ""
+    upstream_pass_access_token: bool = False
+
     @field_validator("session_secret")
     @classmethod
     def _secret(cls, value: SecretStr) -> SecretStr:
@@ -235,6 +319,22 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("api_routes")
+    @classmethod
+    def _api_routes(cls, value: str) -> str:
+        routes = parse_api_routes(value)
+        return ",".join(f"{prefix}={url}" for prefix, url in routes.items())
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _upstream(cls, value: str) -> str:
+        return parse_upstream_url(value.strip()) if value.strip() else ""
+
+    @field_validator("public_paths")
+    @classmethod
+    def _public_paths(cls, value: str) -> str:
+        return ",".join(parse_public_paths(value))
 
     @field_validator("log_level")
     @classmethod
@@ -370,6 +470,15 @@ class Settings(BaseSettings):
     def idp_hints(self) -> frozenset[str]:
         """The identity provider ids /auth/login?idp= may name (ZITADEL_IDP_HINTS)."""
         return frozenset(filter(None, self.zitadel_idp_hints.split(",")))
+
+    @property
+    def api_route_map(self) -> dict[str, str]:
+        """API_ROUTES as {path prefix: upstream base URL}."""
+        return parse_api_routes(self.api_routes)
+
+    @property
+    def public_path_list(self) -> tuple[str, ...]:
+        return parse_public_paths(self.public_paths)
 
     @property
     def forwarded_allow_ips(self) -> str | None:

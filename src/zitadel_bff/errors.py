@@ -27,6 +27,8 @@ class says what the user will read. Messages never contain tokens.
     ├── Forbidden                   signed in but lacking a role                (403)
     ├── CSRFError                   missing or wrong CSRF token, foreign Origin (403)
     ├── BadRequest                  a request the module cannot read            (400)
+    ├── UpstreamUnavailable         a proxied upstream is unreachable or broke  (502)
+    │   └── UpstreamTimeout         ... or did not answer within API_TIMEOUT    (504)
     └── InvalidLogoutToken          a back-channel logout token was refused     (400)
 """
 
@@ -56,6 +58,8 @@ __all__ = [
     "StaleAuthentication",
     "StoreUnavailable",
     "TokenExchangeFailed",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
     "UserinfoMismatch",
 ]
 
@@ -215,6 +219,20 @@ class BadRequest(BFFError):
 
     code = "bad_request"
     status = 400
+
+
+class UpstreamUnavailable(BFFError):
+    """An upstream behind the proxy could not be reached, or broke off its answer."""
+
+    code = "upstream_unavailable"
+    status = 502
+
+
+class UpstreamTimeout(UpstreamUnavailable):
+    """An upstream behind the proxy did not answer within API_TIMEOUT seconds."""
+
+    code = "upstream_timeout"
+    status = 504
 
 
 class InvalidLogoutToken(BFFError):

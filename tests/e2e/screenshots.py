@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devtools.demo_api import DemoAPI
 from devtools.provider import OPProcess, free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -47,14 +48,17 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
 def running_app() -> Iterator[str]:
     port = free_port()
     op = OPProcess(port=free_port(), app_ports=[port]).start()
+    api = ThreadedServer(DemoAPI(), free_port()).start()
     try:
-        server = ThreadedServer(create_app(settings_for(port, op.issuer, "memory://")), port)
+        settings = settings_for(port, op.issuer, "memory://", api_routes=f"/api/demo={api.url}")
+        server = ThreadedServer(create_app(settings), port)
         server.start()
         try:
             yield server.url
         finally:
             server.stop()
     finally:
+        api.stop()
         op.stop()
 
 
@@ -74,6 +78,11 @@ def walk(page: Page, url: str, shoot: Callable[[str], None]) -> None:
     shoot("profile")
     page.goto(url + "/admin")
     shoot("admin")
+    page.goto(url + "/spa")
+    page.get_by_role("button", name="GET /api/demo/hello").click()
+    page.get_by_role("button", name="POST /api/demo/notes").click()
+    page.get_by_text("POST /api/demo/notes → 200").wait_for()
+    shoot("spa")
     page.goto(url + "/profile")
     sign_out(page, url)
     shoot("logout-success")

@@ -191,3 +191,28 @@ def test_serve_runs_the_whole_journey(
         assert secret not in output
     assert "Traceback" not in output
     assert " INFO uvicorn.error: Application shutdown complete.\n" in output
+
+
+
+def test_check_lists_the_api_routes_and_the_gateway(
+    op: OPProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    variables = environment(
+        op.issuer,
+        PORT,
+        "sqlite:///cli.db",
+        API_ROUTES="/api/orders=http://127.0.0.1:8081/v1/",
+        UPSTREAM_URL="http://127.0.0.1:8000",
+        PUBLIC_PATHS="/,/static",
+    )
+    use_environment(monkeypatch, variables)
+    result = run_cli(["check"], capsys)
+    assert (result.status, result.err) == (0, "")
+    assert result.out.splitlines()[-2:] == [
+        "  api route      /api/orders -> http://127.0.0.1:8081/v1",
+        "  gateway        http://127.0.0.1:8000 (public: /,/static)",
+    ]

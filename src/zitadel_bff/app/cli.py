@@ -107,9 +107,20 @@ async def _check(settings: Settings) -> int:
         ("organisation", settings.zitadel_org_id or settings.zitadel_org_domain or "any"),
         ("idp hints", settings.zitadel_idp_hints or "none"),
         ("ui locales", settings.zitadel_ui_locales or "from the browser"),
+        *_proxy_summary(settings),
     ]:
         print(f"  {label:<14} {value}")
     return 0
+
+
+def _proxy_summary(settings: Settings) -> list[tuple[str, str]]:
+    """The API routes and the gateway, when configured (upstream URLs carry no secrets)."""
+    lines = [("api route", f"{prefix} -> {url}") for prefix, url in settings.api_route_map.items()]
+    if settings.upstream_url:
+        public = settings.public_paths or "none"
+        token = ", access token passed" if settings.upstream_pass_access_token else ""
+        lines.append(("gateway", f"{settings.upstream_url} (public: {public}{token})"))
+    return lines
 
 
 async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) -> int:

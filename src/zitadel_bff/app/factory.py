@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
 from .. import Settings, Store, ZitadelAuth
-from .pages import TEMPLATES_DIR
+from .pages import STATIC_DIR, STATIC_PREFIX, TEMPLATES_DIR
 from .pages import router as pages_router
 
 __all__ = ["create_app"]
@@ -22,7 +23,9 @@ def create_app(
     store: Store | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The demo app: the landing, profile and admin pages on the auth module, deny by default."""
+    """The demo app: the landing, profile, admin and SPA pages on the auth module, deny by
+    default. In gateway mode (UPSTREAM_URL) the demo pages are left out: every path the module
+    does not serve goes to the upstream app."""
     auth = ZitadelAuth(settings, templates_dir=TEMPLATES_DIR, store=store, transport=transport)
 
     @asynccontextmanager
@@ -41,8 +44,10 @@ def create_app(
         openapi_url=None,
     )
     app.state.admin_max_age = settings.admin_max_age
-    # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
-    # the module's routes.
-    app.include_router(pages_router)
+    if not settings.upstream_url:
+        # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
+        # the module's routes.
+        app.include_router(pages_router)
+        app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, error_pages=True)  # deny by default: the pages opt out with @public
     return app

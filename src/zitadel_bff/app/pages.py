@@ -1,7 +1,10 @@
-"""The demo app's own pages: a public landing page, the profile and an admin page."""
+"""The demo app's own pages: a public landing page, the profile, an admin page and a
+single-page view that calls the demo API through the BFF."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +21,15 @@ from .. import (
     require_roles,
 )
 
-__all__ = ["TEMPLATES_DIR", "router"]
+__all__ = ["DEMO_API_PREFIX", "STATIC_DIR", "STATIC_PREFIX", "TEMPLATES_DIR", "router"]
 
 #: The demo pages' templates; they extend the module's base.html.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+#: The demo pages' own assets (the SPA's script), served at STATIC_PREFIX.
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PREFIX = "/static"
+#: Where the SPA expects the demo API (`make demo` routes it there with API_ROUTES).
+DEMO_API_PREFIX = "/api/demo"
 
 router = APIRouter()
 
@@ -56,3 +64,17 @@ async def admin(
     _: Annotated[None, Depends(recent_admin_login)],  # after the role: no sign-in for a 403
 ) -> Response:
     return await render(request, "admin.html", user=user)
+
+
+@functools.cache
+def app_static(name: str) -> str:
+    """The versioned URL of one of the demo's own assets."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:16]
+    return f"{STATIC_PREFIX}/{name}?v={digest}"
+
+
+@router.get("/spa")
+@public
+async def spa(request: Request) -> Response:
+    """The SPA's page; the script reads the session and calls the API itself."""
+    return await render(request, "spa.html", api_prefix=DEMO_API_PREFIX, app_static=app_static)

@@ -111,6 +111,16 @@ MESSAGES: dict[str, Message] = {
         "Method not allowed", "This address does not accept that kind of request.", 405
     ),
     "bad_request": Message("Bad request", "The request could not be understood.", 400),
+    "upstream_unavailable": Message(
+        "The application is unavailable",
+        "The service behind this address could not be reached. Please try again in a moment.",
+        502,
+    ),
+    "upstream_timeout": Message(
+        "The application did not answer in time",
+        "The service behind this address took too long to answer. Please try again in a moment.",
+        504,
+    ),
     "invalid_logout_token": Message("Invalid logout token", "The logout token was refused.", 400),
     "internal_error": Message(
         "Something went wrong", "An unexpected error occurred. It has been logged.", 500

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from ..config import Settings
 from ..errors import BFFError
 from ..oidc import OIDCClient
 from ..sessions import Keyring, SessionManager, Store, store_from_url
-from ..web import AuthMiddleware, CookiePolicy, security_headers
+from ..web import AuthMiddleware, CookiePolicy, ReverseProxy, security_headers
 from .assets import build_assets
 from .bearer import BearerValidator
+from .proxy import ProxyConfig
 
 __all__ = ["ZitadelAuth"]
 
@@ -45,6 +46,7 @@ class ZitadelAuth:
         store: Store | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         purge_interval: float = PURGE_INTERVAL,
+        api_routes: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.templates, self.static = build_assets(
@@ -66,12 +68,24 @@ class ZitadelAuth:
         self._purge_interval = purge_interval
         self._purge_task: asyncio.Task[None] | None = None
         self._warned: set[str] = set()
+        # API_ROUTES, routes declared in code, and the gateway (UPSTREAM_URL): see auth/proxy.py.
+        self.proxy_config = ProxyConfig(settings, api_routes)
+        self.proxy = ReverseProxy(
+            timeout=settings.api_timeout,
+            protected_cookies=frozenset(name.encode() for name in self.cookies.names),
+        )
 
     def warn_once(self, topic: str, message: str) -> None:
         """Log a configuration problem seen at run time once per process, not per request."""
         if topic not in self._warned:
             self._warned.add(topic)
             logger.warning("%s", message)
+
+    def add_api_route(self, prefix: str, url: str) -> None:
+        """Forward ``prefix`` (and the paths under it) to ``url`` with the user's access token,
+        like an API_ROUTES entry; call before :meth:`install`. Raises ValueError when the
+        prefix or URL is unusable."""
+        self.proxy_config.add(prefix, url)
 
     @property
     def sessions(self) -> SessionManager:
@@ -96,6 +110,7 @@ class ZitadelAuth:
         """
         from .gate import RouteGate
         from .handlers import install_error_pages, install_exception_handlers
+        from .proxy import install_proxy
         from .routes import MODULE_PATHS, MODULE_PREFIX, build_module_app
 
         app.state.zitadel_auth = self
@@ -119,6 +134,7 @@ class ZitadelAuth:
         install_exception_handlers(app)
         if error_pages:
             install_error_pages(app)
+        install_proxy(self, app)
 
     def open_sessions(self) -> SessionManager:
         """The session manager on the configured store (opened now if not given), without
@@ -145,6 +161,8 @@ class ZitadelAuth:
             logger.error("provider discovery failed at start: %s", exc)
         if self._purge_interval > 0:
             self._purge_task = asyncio.create_task(self._purge_loop())
+        if self.proxy_config.active:
+            await self.proxy.start()
 
     async def shutdown(self) -> None:
         if self._purge_task is not None:
@@ -154,6 +172,7 @@ class ZitadelAuth:
         if self._store is not None:
             await self._store.close()
         await self.oidc.aclose()
+        await self.proxy.close()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:

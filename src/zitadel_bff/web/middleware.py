@@ -18,6 +18,7 @@ from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
 from .cookies import CookiePolicy, parse_cookie_header
 from .headers import SecurityHeaders
+from .proxy import UPSTREAM_OWNED
 from .static import MemoryStaticFiles
 
 __all__ = ["AuthMiddleware"]
@@ -107,6 +108,10 @@ class AuthMiddleware:
         self, message: Message, set_cookie: list[bytes]
     ) -> list[tuple[bytes, bytes]]:
         raw = list(message.get("headers", ()))
+        if message.get(UPSTREAM_OWNED):
+            # A gateway answer: the upstream app chose its own headers (CSP, caching).
+            raw.extend((b"set-cookie", cookie) for cookie in set_cookie)
+            return raw
         names = self.header_names
         content_type = None
         overridden = False

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from ..gate import RouteGate
 from ..handlers import install_error_pages, install_exception_handlers
-from . import backchannel, health, session, signin, signout
+from . import backchannel, forward_auth, health, session, signin, signout
 
 if TYPE_CHECKING:
     from ..module import ZitadelAuth
@@ -31,7 +31,7 @@ def build_module_app(auth: ZitadelAuth) -> FastAPI:
     app.state.zitadel_auth = auth
     install_exception_handlers(app)
     install_error_pages(app)
-    for module in (signin, signout, session, backchannel, health):
+    for module in (signin, signout, session, forward_auth, backchannel, health):
         app.include_router(module.router)
     app.mount(auth.static.prefix, auth.static, name="zitadel_bff_static")
     # CSRF and origin checks on the unsafe routes, a session for the non-public ones.

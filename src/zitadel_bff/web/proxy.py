@@ -1,0 +1,415 @@
+"""A streaming reverse proxy for ASGI: forwards one request to an upstream URL and streams the
+answer back, in constant memory both ways. Framework-neutral: it takes the ASGI scope, the
+headers to add (the bearer token, identity headers) and the upstream target; who may pass, and
+with which token, is decided by the caller (``zitadel_bff.auth.proxy``).
+
+What never reaches an upstream from the client: ``Cookie`` and ``Authorization`` (the BFF's
+credentials, not the upstream's), hop-by-hop headers (RFC 9110 7.6.1), and every
+``X-Forwarded-*``, ``Forwarded``, ``X-Real-IP`` and ``X-Auth-Request-*`` header, whatever its
+spelling (``X_Forwarded_User`` too: CGI-style servers read ``_`` as ``-``), so identity headers
+cannot be forged. The proxy sets ``X-Forwarded-For/-Proto/-Host`` itself.
+
+Paths (see :func:`upstream_path`): the part of the path after the matched prefix is appended to
+the upstream's base path, percent-encoding kept. Refused (400): ``..`` and ``.`` segments (also
+percent-encoded, also twice), encoded ``/``, ``\\`` and control characters, malformed or
+non-UTF-8 percent-encoding, empty segments and characters outside RFC 3986; so nothing a client
+sends reaches a path outside the base. The upstream's scheme and host come from the
+configuration only, never from the request (an absolute-form request target has no effect).
+
+Timeouts: ``timeout`` seconds without progress (connecting, sending the request body, waiting
+for the answer, reading each piece of it), as nginx's proxy_read_timeout: before the answer
+starts that is a 504; after, the connection to the client is closed (the answer is incomplete
+and must not look complete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import aiohttp
+from starlette.types import Message, Receive, Scope, Send
+from yarl import URL
+
+from ..errors import BadRequest, UpstreamTimeout, UpstreamUnavailable
+
+__all__ = [
+    "HOP_BY_HOP",
+    "UPSTREAM_OWNED",
+    "ProxyRequest",
+    "ReverseProxy",
+    "Upstream",
+    "client_request_headers",
+    "upstream_path",
+]
+
+logger = logging.getLogger(__name__)
+
+#: RFC 9110 7.6.1, plus the non-standard ones still seen in the wild.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+#: Request headers the proxy never forwards, beyond hop-by-hop ones and SPOOFABLE_PREFIXES.
+DROPPED_REQUEST_HEADERS = HOP_BY_HOP | {
+    b"host",  # the upstream's own, set by the client library
+    b"cookie",
+    b"authorization",
+    b"x-csrf-token",
+    b"expect",  # answered by the server in front of us
+    b"forwarded",
+    b"x-real-ip",
+}
+#: Header prefixes only the proxy may set (identity, and where the request came from).
+SPOOFABLE_PREFIXES = (b"x-forwarded-", b"x-auth-request-")
+#: Response headers not passed back: hop-by-hop, and those our server sets itself.
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {b"date", b"server"}
+#: RFC 3986 pchar, "/" and "%"; anything else in a raw path is refused.
+UNSAFE_PATH_CHAR = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]")
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+UNSAFE_QUERY_BYTE = re.compile(rb"[^\x21-\x7e]")
+UNSAFE_DECODED = re.compile(r"[/\\\x00-\x1f\x7f]")
+#: Largest upstream response header line accepted (aiohttp's default is 8 KiB).
+MAX_HEADER_FIELD = 64 * 1024
+MAX_CONNECTIONS = 1000
+#: A key of an ``http.response.start`` message: the answer is an upstream app's own (the
+#: gateway), so :class:`~zitadel_bff.web.AuthMiddleware` adds no security headers to it.
+UPSTREAM_OWNED = "zitadel_bff.upstream"
+
+
+def _check_segment(segment: str) -> None:
+    if "%" in segment:
+        decoded = unquote(segment, errors="strict")
+        if UNSAFE_DECODED.search(decoded):
+            raise BadRequest("the path has an encoded /, \\ or control character")
+        # Twice: an upstream that decodes again must not find a '..' either.
+        if unquote(decoded) in (".", ".."):
+            raise BadRequest("the path has a '.' or '..' segment")
+    elif segment in (".", ".."):
+        raise BadRequest("the path has a '.' or '..' segment")
+
+
+def upstream_path(raw_path: bytes, skip: int, base_path: str) -> str:
+    """The upstream path for a request whose raw path is ``raw_path``: its segments after the
+    first ``skip`` (the matched prefix) appended to ``base_path``, percent-encoding kept.
+
+    Raises BadRequest for anything that could leave ``base_path`` or be read differently by
+    the upstream: see the module docstring.
+    """
+    try:
+        text = raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        raise BadRequest("the path has raw non-ASCII bytes") from None
+    if not text.startswith("/") or UNSAFE_PATH_CHAR.search(text):
+        raise BadRequest("the path is not an absolute path of plain characters")
+    if BAD_PERCENT.search(text):
+        raise BadRequest("the path has a malformed percent-encoding")
+    segments = text[1:].split("/")
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
+        if not segment:
+            if index != last:
+                raise BadRequest("the path has an empty segment (//)")
+            continue
+        try:
+            _check_segment(segment)
+        except UnicodeDecodeError:
+            raise BadRequest("the path's percent-encoding is not UTF-8") from None
+    rest = segments[skip:]
+    if not rest:
+        return base_path or "/"
+    return f"{base_path}/{'/'.join(rest)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where requests under ``prefix`` go: ``origin`` + ``base_path`` + the rest of the path.
+
+    ``prefix`` ``/`` (the gateway) matches every path; any other prefix matches itself and
+    the paths under it at a segment boundary (``/api/ordersX`` is not under ``/api/orders``).
+    """
+
+    prefix: str
+    origin: str
+    base_path: str
+    #: How many segments of the request path the prefix takes.
+    skip: int
+
+    @classmethod
+    def parse(cls, prefix: str, url: str) -> Upstream:
+        """From a checked prefix and base URL (``config.parse_api_routes`` checks both)."""
+        scheme, _, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        base_path = (slash + path).rstrip("/")
+        skip = 0 if prefix == "/" else prefix.count("/")
+        return cls(prefix, f"{scheme}://{host}", base_path, skip)
+
+    def matches(self, path: str) -> bool:
+        prefix = self.prefix
+        if prefix == "/" or path == prefix:
+            return True
+        return path.startswith(prefix) and path[len(prefix)] == "/"
+
+    def url_for(self, scope: Scope) -> str:
+        """The upstream URL for this request. Raises BadRequest for an unsafe path or query."""
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        path = upstream_path(raw_path, self.skip, self.base_path)
+        query: bytes = scope.get("query_string", b"")
+        if not query:
+            return self.origin + path
+        if UNSAFE_QUERY_BYTE.search(query):
+            raise BadRequest("the query string has characters that must be percent-encoded")
+        return f"{self.origin}{path}?{query.decode('ascii')}"
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return tokens
+
+
+def client_request_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The client's headers that may reach an upstream, plus X-Forwarded-For/-Proto/-Host."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    listed = _connection_tokens(raw)
+    out: list[tuple[str, str]] = []
+    host = ""
+    for name, value in raw:
+        key = name.replace(b"_", b"-") if b"_" in name else name
+        if key == b"host":
+            host = value.decode("latin-1")
+        if key in DROPPED_REQUEST_HEADERS or key.startswith(SPOOFABLE_PREFIXES) or key in listed:
+            continue
+        out.append((name.decode("latin-1"), value.decode("latin-1")))
+    client = scope.get("client")
+    if client:
+        out.append(("x-forwarded-for", str(client[0])))
+    out.append(("x-forwarded-proto", str(scope.get("scheme", "http"))))
+    if host:
+        out.append(("x-forwarded-host", host))
+    return out
+
+
+def _response_headers(
+    raw: tuple[tuple[bytes, bytes], ...], drop_cookies: frozenset[bytes]
+) -> list[tuple[bytes, bytes]]:
+    listed = _connection_tokens(list(raw))
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in raw:
+        key = name.lower()
+        if key in DROPPED_RESPONSE_HEADERS or key in listed:
+            continue
+        if key == b"set-cookie" and value.split(b"=", 1)[0].strip() in drop_cookies:
+            continue  # an upstream may not set (or clear) the BFF's own cookies
+        out.append((key, value))
+    return out
+
+
+@dataclass(slots=True)
+class ProxyRequest:
+    """One request to forward: the upstream URL (path and query already safe) and headers."""
+
+    url: str
+    headers: list[tuple[str, str]]
+    #: The answer is the upstream app's own (the gateway): see UPSTREAM_OWNED.
+    upstream_owned: bool = False
+
+
+class _Progress:
+    """Where one forwarded request is; its deadline is pushed back whenever bytes move."""
+
+    __slots__ = ("body_done", "client_gone", "deadline", "loop", "started", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.deadline: asyncio.Timeout | None = None
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.body_done = False
+        self.client_gone = False
+        #: The answer's status and headers went to the client: no error answer is possible.
+        self.started = False
+
+    def moved(self) -> None:
+        if self.deadline is not None:
+            self.deadline.reschedule(self.loop.time() + self.timeout)
+
+
+class _ClientGone(Exception):
+    """The client went away while sending its request body."""
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+class ReverseProxy:
+    """Forwards requests over one pooled aiohttp session (``start()`` in the app's lifespan,
+    ``close()`` at shutdown).
+
+    ``timeout``: seconds without progress before giving up (see the module docstring).
+    ``protected_cookies``: cookie names an upstream's ``Set-Cookie`` may not touch.
+    """
+
+    def __init__(self, *, timeout: float, protected_cookies: frozenset[bytes] = frozenset()):
+        self.timeout = timeout
+        self.protected_cookies = protected_cookies
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            # Never share cookies between users: no cookie jar at all.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # Bytes pass through as the upstream sent them (Content-Encoding included), and
+            # no header the client did not send is invented.
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout),
+            max_field_size=MAX_HEADER_FIELD,
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the proxy has not started (is the app's lifespan wired?)")
+        return self._session
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send, req: ProxyRequest) -> None:
+        """Forward the request and stream the answer back.
+
+        Raises UpstreamUnavailable (502) or UpstreamTimeout (504) when no answer started;
+        after that, a failure closes the connection to the client instead.
+        """
+        progress = _Progress(self.timeout)
+        try:
+            async with asyncio.timeout(self.timeout) as deadline:
+                progress.deadline = deadline
+                await self._exchange(scope, receive, send, req, progress)
+        except TimeoutError as exc:
+            if not progress.started:
+                raise UpstreamTimeout(f"no answer within {self.timeout:g} s") from None
+            self._abandon(scope, progress, exc)
+        except aiohttp.ClientError as exc:
+            if not progress.started and not progress.client_gone:
+                raise UpstreamUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            self._abandon(scope, progress, exc)
+
+    async def _exchange(
+        self, scope: Scope, receive: Receive, send: Send, req: ProxyRequest, progress: _Progress
+    ) -> None:
+        body = self._request_body(receive, progress) if _has_body(scope) else None
+        progress.body_done = body is None
+        response = await self.session.request(
+            scope["method"],
+            URL(req.url, encoded=True),
+            headers=req.headers,
+            data=body,
+            allow_redirects=False,
+        )
+        try:
+            progress.moved()
+            start: Message = {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": _response_headers(response.raw_headers, self.protected_cookies),
+            }
+            if req.upstream_owned:
+                start[UPSTREAM_OWNED] = True
+            progress.started = True
+            await send(start)
+            await self._stream_answer(scope, receive, send, response, progress)
+        finally:
+            response.release()
+
+    async def _request_body(self, receive: Receive, progress: _Progress) -> AsyncIterator[bytes]:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                progress.client_gone = True
+                raise _ClientGone
+            progress.moved()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                progress.body_done = True
+                return
+
+    async def _stream_answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        response: aiohttp.ClientResponse,
+        progress: _Progress,
+    ) -> None:
+        content = response.content
+        watcher: asyncio.Task[None] | None = None
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    break
+                progress.moved()
+                last = content.at_eof()
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    return
+                if watcher is None and progress.body_done:
+                    # A long answer: stop reading it if the client goes away (the server
+                    # drops what we send to a closed connection without telling us).
+                    watcher = asyncio.ensure_future(_watch_disconnect(receive, response, progress))
+                if watcher is not None and watcher.done():
+                    return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    @staticmethod
+    def _abandon(scope: Scope, progress: _Progress, exc: BaseException) -> None:
+        # Returning without completing the answer makes the server close the connection, so
+        # the client sees a broken answer, never a complete-looking truncated one.
+        if not progress.client_gone:
+            logger.warning(
+                "upstream answer to %s %s broke off: %s",
+                scope["method"],
+                scope["path"],
+                type(exc).__name__,
+            )
+
+
+async def _watch_disconnect(
+    receive: Receive, response: aiohttp.ClientResponse, progress: _Progress
+) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    progress.client_gone = True
+    response.close()  # the read in _stream_answer fails at once: nobody is left to answer
