@@ -66,8 +66,6 @@ def walk(page: Page, url: str, shoot: Callable[[str], None]) -> None:
     """Every page, in the order a person meets them."""
     page.goto(url + "/")
     shoot("landing")
-    page.goto(url + "/auth/login")
-    shoot("sign-in")
     page.goto(url + "/auth/login?returnTo=%2Fprofile&error=session_expired")
     shoot("sign-in-expired")
     page.get_by_role("button", name=re.compile("Sign in")).click()
