@@ -137,9 +137,14 @@ def test_callback_replay_is_refused(
     url = callback_url(client, app)
     first = client.get(url)
     assert first.status_code == 303 and first.headers["location"] == "/profile"
+    # Revisited by the browser it signed in (back button): it is signed in, so it goes on.
     second = client.get(url)
-    assert second.status_code == 303
-    assert second.headers["location"] == "/auth/error?error=invalid_state"
+    assert second.status_code == 303 and second.headers["location"] == "/profile"
+    # Replayed by any other browser: refused.
+    with browser_client() as other:
+        third = other.get(url)
+    assert third.status_code == 303
+    assert third.headers["location"] == "/auth/error?error=invalid_state"
 
 
 def test_forged_state_is_refused(app: ThreadedServer, client: httpx.Client, op: OPProcess) -> None:

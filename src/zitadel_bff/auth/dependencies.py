@@ -40,6 +40,7 @@ __all__ = [
     "CurrentUser",
     "OptionalSession",
     "OptionalUser",
+    "check_csrf",
     "csrf_exempt",
     "csrf_protect",
     "get_auth",
@@ -169,6 +170,12 @@ async def csrf_protect(request: Request) -> None:
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     if getattr(endpoint, CSRF_EXEMPT_ATTR, False):
         return
+    await check_csrf(request)
+
+
+async def check_csrf(request: Request) -> None:
+    """The CSRF checks of :func:`csrf_protect`, whatever the route's markings: for a route
+    that is :func:`csrf_exempt` only until it knows there is something to protect."""
     context = context_of(request.scope)
     check_origin(
         request.headers.get("origin"), request.headers.get("sec-fetch-site"), context.public_origin

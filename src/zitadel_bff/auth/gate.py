@@ -218,6 +218,10 @@ class RouteGate:
         exempt = bool(getattr(route.endpoint, CSRF_EXEMPT_ATTR, False))
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["method"] == "HEAD" and "HEAD" not in methods and "GET" in methods:
+                # HEAD is the GET without its body (RFC 9110 9.3.2); FastAPI routes only GET.
+                scope = {**scope, "method": "GET"}
+                send = _without_body(send)
             if scope["method"] not in methods:
                 await original(scope, receive, send)  # its 405, before any check
                 return
@@ -227,3 +231,14 @@ class RouteGate:
         route.handle = handle  # type: ignore[method-assign]
         setattr(route, GATED_ATTR, True)
         return 1
+
+
+def _without_body(send: Send) -> Send:
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return  # every chunk but the last is dropped; the last goes out empty
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return send_headers_only

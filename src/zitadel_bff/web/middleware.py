@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..config import is_loopback_host
 from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
 from .cookies import CookiePolicy, parse_cookie_header
@@ -58,10 +60,13 @@ class AuthMiddleware:
         #: Called before each request the app (not the module) serves: e.g. gating new routes.
         self.before_app = before_app
         self.cookie_names = policy.names
+        self.loopback_alias = _loopback_alias(public_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.loopback_alias is not None and await self._to_public_origin(scope, send):
             return
         path = _route_path(scope)
         if self.static_prefix is not None and path.startswith(self.static_prefix):
@@ -84,6 +89,31 @@ class AuthMiddleware:
         if self.before_app is not None:
             self.before_app()
         await self.app(scope, receive, self._sender(send, context.set_cookie))
+
+    async def _to_public_origin(self, scope: Scope, send: Send) -> bool:
+        """In development the app may be reached as ``localhost`` while its public URL says
+        ``127.0.0.1`` (or the other way round): cookies are per host, so nothing would work.
+        Safe requests are sent to the public origin; only loopback names are ever redirected,
+        so a proxy's Host header in production can never cause a loop."""
+        assert self.loopback_alias is not None
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        if host is None or host == self.loopback_alias[0] or scope["method"] not in (
+            "GET", "HEAD"
+        ):
+            return False
+        name, _, port = host.decode("latin-1").rpartition(":")
+        if port != self.loopback_alias[1] or not is_loopback_host(name.strip("[]")):
+            return False
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        query: bytes = scope.get("query_string", b"")
+        location = self.public_origin + raw_path.decode("latin-1")
+        if query:
+            location += "?" + query.decode("latin-1")
+        await send({"type": "http.response.start", "status": 307,
+                    "headers": [(b"location", location.encode("latin-1")),
+                                (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return True
 
     def _sender(self, send: Send, set_cookie: list[bytes]) -> Send:
         async def send_with_headers(message: Message) -> None:
@@ -137,3 +167,12 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root):] if root and path.startswith(root) else path
+
+
+def _loopback_alias(public_origin: str) -> tuple[bytes, str] | None:
+    """(the public Host header, its port) when the public origin is on a loopback host."""
+    parts = urlsplit(public_origin)
+    if not is_loopback_host(parts.hostname):
+        return None
+    port = str(parts.port or (443 if parts.scheme == "https" else 80))
+    return parts.netloc.encode("latin-1"), port

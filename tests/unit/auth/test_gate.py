@@ -229,3 +229,12 @@ async def test_a_malformed_form_body_is_a_bad_request(auth: ZitadelAuth) -> None
             resp = await client.post(path, content=b"--nope\r\nno headers, no end", headers=headers)
             assert resp.status_code == 400
             assert resp.json()["error"] == "bad_request"
+
+
+async def test_head_is_the_get_without_its_body(auth: ZitadelAuth) -> None:
+    async with client_for(host_app(auth)) as client:
+        get = await client.get("/open", headers=JSON)
+        head = await client.head("/open", headers=JSON)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == get.headers["content-length"]
+        assert (await client.head("/closed", headers=JSON)).status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zitadel_bff.auth.assets import STATIC_DIR
@@ -160,3 +161,27 @@ async def test_json_responses_get_the_api_set_documents_the_full_one() -> None:
         headers = dict(start["headers"])
         assert headers[b"content-security-policy"].startswith(b"default-src 'self'")
         assert headers[b"referrer-policy"] == b"same-origin"
+
+
+@pytest.mark.parametrize(
+    ("method", "host", "redirected"),
+    [
+        ("GET", b"localhost:3000", True),
+        ("HEAD", b"[::1]:3000", True),
+        ("GET", b"127.0.0.1:3000", False),  # the public origin itself
+        ("GET", b"localhost:4000", False),  # another port is another app
+        ("GET", b"example.com:3000", False),  # only loopback names are ever redirected
+        ("POST", b"localhost:3000", False),  # never a method with a body
+    ],
+)
+async def test_loopback_aliases_go_to_the_public_origin(
+    method: str, host: bytes, redirected: bool
+) -> None:
+    scope = {"type": "http", "method": method, "path": "/profile", "raw_path": b"/profile",
+             "query_string": b"tab=x", "root_path": "", "headers": [(b"host", host)]}
+    sent = await run(middleware(make_app([])), scope)
+    if redirected:
+        assert sent[0]["status"] == 307
+        assert dict(sent[0]["headers"])[b"location"] == b"http://127.0.0.1:3000/profile?tab=x"
+    else:
+        assert sent[0]["status"] == 200

@@ -84,6 +84,13 @@ async def callback(request: Request) -> Response:
     """Finish the flow; every failure goes to the error page, never a 5xx."""
     try:
         return await _complete_login(request)
+    except InvalidCallback as exc:
+        # A used or stale callback URL revisited (back button, a bookmark) by a browser that
+        # is signed in: nothing failed for this user, so go on instead of showing an error.
+        if await context_of(request.scope).optional_session() is not None:
+            return see_other(get_auth(request).settings.zitadel_post_login_url)
+        logger.warning("sign-in failed: %s (%s)", exc.code, exc)
+        return see_other(f"/auth/error?error={exc.code}")
     except (LoginError, ProviderError) as exc:
         logger.warning("sign-in failed: %s (%s)", exc.code, exc)
         return see_other(f"/auth/error?error={exc.code}")

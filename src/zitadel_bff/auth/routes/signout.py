@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from ...errors import ProviderError
 from ...web import AuthContext, context_of
-from ..dependencies import get_auth, public
+from ..dependencies import check_csrf, csrf_exempt, get_auth, public
 from ..rendering import render
 from .common import param, see_other
 
@@ -23,17 +23,31 @@ router = APIRouter()
 
 #: How long the state of a sign-out in progress at the provider is kept in its cookie.
 LOGOUT_STATE_TTL = 600
+ALREADY_SIGNED_OUT = "/auth/logout/success?already=1"
 STATE_BYTES = 32
+
+
+@router.get("/auth/logout")
+@public
+async def logout_page(request: Request) -> Response:
+    """Typed into the address bar: a page with the sign-out button (sign-out is a POST)."""
+    if await context_of(request.scope).optional_session() is None:
+        return see_other(ALREADY_SIGNED_OUT)
+    return await render(request, "logout.html")
 
 
 @router.post("/auth/logout")
 @public
+@csrf_exempt  # checked below, once there is a session to protect
 async def logout(request: Request) -> Response:
     context = context_of(request.scope)
     session = await context.optional_session()
     if session is None or context.session_id is None:
+        # Nothing to end (a second, stale tab; a session that already expired): no form to
+        # protect either, so no "this form has expired" for a sign-out that is already done.
         context.end_session()
-        return see_other("/auth/logout/success")
+        return see_other(ALREADY_SIGNED_OUT)
+    await check_csrf(request)
     auth = get_auth(request)
     await auth.sessions.delete(context.session_id)
     context.end_session()
@@ -57,7 +71,8 @@ async def logout_callback(request: Request) -> Response:
 @router.get("/auth/logout/success")
 @public
 async def logout_success(request: Request) -> Response:
-    return await render(request, "logout_success.html")
+    already = request.query_params.get("already") == "1"
+    return await render(request, "logout_success.html", already=already)
 
 
 @router.get("/auth/logout/error")

@@ -87,9 +87,37 @@ async def test_a_session_without_refresh_token_is_not_revoked(
     assert provider.calls("/oauth/v2/revoke") == []
 
 
-async def test_signed_out_logout_goes_to_success(browser: Browser, provider: FakeProvider) -> None:
-    assert await sign_out(browser) == "/auth/logout/success"
+async def test_signed_out_logout_says_already_signed_out(
+    browser: Browser, provider: FakeProvider
+) -> None:
+    assert await sign_out(browser) == "/auth/logout/success?already=1"
     assert provider.calls("/oauth/v2/revoke") == []
+    # A stale tab's form (its token no longer matches anything): no "form expired" either.
+    stale = await browser.http.post("/auth/logout", data={"csrf_token": "x" * 43})
+    assert stale.status_code == 303
+    assert stale.headers["location"] == "/auth/logout/success?already=1"
+    page = await browser.http.get("/auth/logout/success?already=1")
+    assert "You are already signed out" in page.text
+
+
+async def test_a_signed_in_logout_still_needs_the_csrf_token(browser: Browser) -> None:
+    await browser.sign_in()
+    forged = await browser.http.post("/auth/logout", data={"csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    foreign = await browser.http.post(
+        "/auth/logout", headers={"origin": "https://evil.example"}, data={}
+    )
+    assert foreign.status_code == 403
+    assert (await browser.http.get("/auth/session")).json()["authenticated"] is True
+
+
+async def test_typing_the_logout_address_shows_a_sign_out_button(browser: Browser) -> None:
+    signed_out = await browser.http.get("/auth/logout")
+    assert signed_out.headers["location"] == "/auth/logout/success?already=1"
+    await browser.sign_in()
+    page = await browser.http.get("/auth/logout")
+    assert page.status_code == 200
+    assert '<form method="post" action="/auth/logout">' in page.text
 
 
 async def test_a_provider_without_end_session_ends_the_local_session_only(
