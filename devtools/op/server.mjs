@@ -39,6 +39,7 @@ const PORT = envInt('OP_PORT', 9000);
 const ISSUER = `http://${HOST.includes(':') ? `[${HOST}]` : HOST}:${PORT}`;
 const CLIENT_ID = envStr('OP_CLIENT_ID', '243864426485212395@zitadel-bff');
 const CLIENT_SECRET = envStr('OP_CLIENT_SECRET', 'dev-client-secret-not-for-production');
+const CLIENT_NAME = envStr('OP_CLIENT_NAME', 'zitadel-bff demo'); // shown on the login page, like ZITADEL's app name
 // OP_CLIENT_AUTH=private_key_jwt: the client authenticates with an assertion signed by the key
 // whose public JWK set is in OP_CLIENT_JWKS_FILE (ZITADEL's "JWT" application authentication).
 const CLIENT_AUTH = envStr('OP_CLIENT_AUTH', '');
@@ -327,7 +328,7 @@ function loginPage(uid, { username = '', error, clientId, register = false } = {
   const title = register ? 'Create your account' : 'Sign in';
   return page(title, `<h1>${title}</h1>
 ${register ? '<p class="hint">The registration form of ZITADEL would be here; in this local provider, pick a known login name to continue.</p>' : ''}
-${clientId ? `<p>to continue to <code>${esc(clientId)}</code></p>` : ''}
+${clientId ? `<p>to continue to <strong>${esc(CLIENT_NAME)}</strong></p>` : ''}
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/ui/login/${esc(uid)}" autocomplete="off">
 <label for="username">Login name</label>
@@ -460,7 +461,7 @@ function clientAuthentication() {
 
 const clientMeta = {
   client_id: CLIENT_ID,
-  client_name: 'ZITADEL BFF (test)',
+  client_name: CLIENT_NAME,
   application_type: 'web',
   require_auth_time: true,
   grant_types: ['authorization_code', 'refresh_token'],

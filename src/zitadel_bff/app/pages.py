@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from .. import (
     CurrentSession,
@@ -25,6 +25,7 @@ __all__ = ["DEMO_API_PREFIX", "STATIC_DIR", "STATIC_PREFIX", "TEMPLATES_DIR", "r
 
 #: The demo pages' templates; they extend the module's base.html.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+FAVICON = "/auth/static/favicon.svg"
 #: The demo pages' own assets (the SPA's script), served at STATIC_PREFIX.
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static"
@@ -38,6 +39,13 @@ router = APIRouter()
 @public
 async def landing(request: Request, user: OptionalUser) -> Response:
     return await render(request, "index.html", user=user)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+@public
+async def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the SVG icon."""
+    return RedirectResponse(FAVICON, status_code=301)
 
 
 @router.get("/profile")

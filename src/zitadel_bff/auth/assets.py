@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from ..config import Settings, is_loopback_host
 from ..web import MemoryStaticFiles
@@ -18,8 +20,20 @@ TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
 
-def _datetime(value: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
+def _datetime(value: float) -> Markup:
+    """A <time> in UTC; local-time.js shows it in the viewer's own time zone too."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    text = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
+    return Markup('<time datetime="{}" data-local>{}</time>').format(iso, text)
+
+
+def _breakable(value: str) -> Markup:
+    """Long claim names (``urn:zitadel:iam:user:resourceowner:primary_domain``) may wrap
+    after a colon or an underscore, not in the middle of a word."""
+    return Markup("").join(
+        Markup("{}<wbr>").format(part) if part in ":_" else escape(part)
+        for part in re.split(r"([:_])", value)
+    )
 
 
 def build_assets(
@@ -35,4 +49,5 @@ def build_assets(
     templates.env.globals["static_url"] = static.url
     templates.env.globals["dev_provider"] = is_loopback_host(urlsplit(settings.issuer).hostname)
     templates.env.filters["datetime"] = _datetime
+    templates.env.filters["breakable"] = _breakable
     return templates, static

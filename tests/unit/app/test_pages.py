@@ -51,7 +51,10 @@ async def test_the_profile_shows_the_user_and_when_the_session_ends(browser: Bro
         '<span class="badge badge-role">admin</span> <span class="badge badge-role">user</span>'
         in page.text
     )
-    assert "<dd>2096-10-02 08:06 UTC <span" in page.text  # T0 + the idle timeout
+    assert (
+        '<dd><time datetime="2096-10-02T08:06:40Z" data-local>2096-10-02 08:06 UTC</time> <span'
+        in page.text
+    )  # T0 + the idle timeout; local-time.js shows it in the viewer's time zone too
     token = browser.auth.keyring.csrf_token(session_id)
     assert f'<input type="hidden" name="csrf_token" value="{token}">' in page.text
 
@@ -65,7 +68,10 @@ async def test_the_admin_page_is_for_the_admin_role(browser: Browser) -> None:
     await browser.sign_in()
     page = await browser.http.get("/admin")
     assert page.status_code == 200
-    assert "<tr><td><code>301234567890123000</code></td><td>acme.localhost</td></tr>" in page.text
+    assert (
+        '<tr><td data-label="Organisation id"><code>301234567890123000</code></td>'
+        '<td data-label="Domain">acme.localhost</td></tr>'
+    ) in page.text
     browser.http.cookies.clear()
     await browser.sign_in(new_session(T0, sub=ALICE_SUB, claims=alice_claims()))
     denied = await browser.http.get("/admin")
@@ -94,3 +100,10 @@ async def test_without_the_role_an_old_sign_in_is_not_asked_to_sign_in_again(
 ) -> None:
     await browser.sign_in(new_session(T0 - 3600, sub=ALICE_SUB, claims=alice_claims()))
     assert (await browser.http.get("/admin")).status_code == 403
+
+
+async def test_favicon_ico_points_at_the_icon(browser: Browser) -> None:
+    resp = await browser.http.get("/favicon.ico")
+    assert (resp.status_code, resp.headers["location"]) == (301, "/auth/static/favicon.svg")
+    icon = await browser.http.get("/auth/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
