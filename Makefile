@@ -24,6 +24,7 @@ demo: install  ## the app with a local ZITADEL-shaped provider (no account neede
 	$(PY) -m devtools.demo
 
 run: install  ## the app against the ZITADEL instance configured in .env
+	@test -f .env || { echo "make run: no .env found here: copy .env.example to .env and fill it in (zitadel-bff secret prints a SESSION_SECRET)"; exit 2; }
 	$(VENV)/bin/zitadel-bff serve
 
 test: install  ## every test: unit, integration (real provider, SQLite, Redis), browser

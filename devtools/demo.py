@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -40,7 +41,34 @@ def demo_secret() -> str:
     return path.read_text().strip()
 
 
+PORT_SETTINGS = (
+    ("PORT", "the app"),
+    ("DEMO_OP_PORT", "the provider"),
+    ("DEMO_API_PORT", "the demo API"),
+)
+
+
+def taken_ports() -> list[str]:
+    """A line per port the demo needs that something else already listens on."""
+    problems = []
+    for (variable, what), port in zip(PORT_SETTINGS, (APP_PORT, OP_PORT, API_PORT), strict=True):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                problems.append(
+                    f"  port {port} ({what}) is in use: choose another with {variable}=<port>, "
+                    f"e.g. {variable}={port + 1} make demo"
+                )
+    return problems
+
+
 def main() -> int:
+    problems = taken_ports()
+    if problems:
+        print("make demo: cannot start:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
     app_url = f"http://127.0.0.1:{APP_PORT}"
     op = OPProcess(port=OP_PORT, app_ports=[APP_PORT], backchannel_port=APP_PORT)
     settings = load_settings(
