@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from devtools.flows import login, logout
 from devtools.keys import ApplicationKey, write_application_key
@@ -75,6 +76,35 @@ def test_sign_in_refresh_and_logout_authenticate_with_the_key(
         assert claims["aud"] == key_op.issuer
         assert 0 < claims["exp"] - claims["iat"] <= 3600
     assert len({a["payload"]["jti"] for a in sent}) == len(sent)  # a fresh jti each time
+
+
+def test_bearer_token_introspection_authenticates_with_the_key(
+    start_app: Any, key_op: OPProcess, app_key: ApplicationKey, tmp_path: Path
+) -> None:
+    from tests.support.records import read_session
+    from tests.support.settings import TEST_SECRET
+
+    app = start_app(
+        issuer=key_op.issuer,
+        zitadel_client_secret="",
+        zitadel_client_key_file=str(app_key.key_file),
+    )
+    with browser_client() as client:
+        login(client, app.url)
+        cookie = client.cookies.get("zbff_session")
+    assert cookie is not None
+    record = read_session(tmp_path / f"sessions-{app.port}.db", TEST_SECRET, cookie)
+    assert record is not None
+    key_op.reset_stats()
+    resp = httpx.get(
+        app.url + "/auth/userinfo",
+        headers={"accept": "application/json", "authorization": f"Bearer {record.access_token}"},
+    )
+    # The gate introspected the token (with an assertion); userinfo itself needs a session.
+    assert resp.status_code == 401
+    sent = [a for a in assertions(key_op) if a["endpoint"] == "/oauth/v2/introspect"]
+    assert len(sent) == 1 and sent[0]["header"]["kid"] == app_key.key_id
+    assert sent[0]["payload"]["aud"] == key_op.issuer
 
 
 def test_a_key_the_provider_does_not_know_fails_the_sign_in_cleanly(
