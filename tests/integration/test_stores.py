@@ -348,8 +348,9 @@ async def test_redis_count_pages_through_scan(redis_server: RedisServer | None) 
     try:
         raw = store._redis
         await raw.flushdb()
-        await raw.mset({f"zbff:s:{i}": b"v" for i in range(2500)})
-        await raw.set("zbff:t:other", b"v")
+        await raw.mset({f"zbff:{{s:{i}}}": b"v" for i in range(2500)})
+        # what is not a record of the prefix: another prefix, a record's tags, its lock
+        await raw.mset({"zbff:{t:other}": b"v", "zbff:{s:1}:tags": b"v", "zbff:{s:1}:lock": b"v"})
         assert await store.count("s:") == 2500
     finally:
         await store.close()
