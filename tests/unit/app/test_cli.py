@@ -21,7 +21,8 @@ from tests.support.cli import CliResult, environment, logging_restored, run_cli,
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, NoRefresher, new_session
 from tests.support.settings import TEST_SECRET
 from zitadel_bff.app import configure_logging
-from zitadel_bff.app.cli import SECRET_BYTES, RedactQueryFilter
+from zitadel_bff.app.cli import SECRET_BYTES
+from zitadel_bff.observability.logs import RedactQueryFilter
 from zitadel_bff.sessions import Keyring, SessionManager, SQLiteStore
 
 #: A provider nobody runs: commands must fail before they reach it, or say it is unreachable.
