@@ -91,8 +91,9 @@ OPERATION_TIMEOUT = 4.0
 GLOB_SPECIALS = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
-def _ttl_ms(expires_at: float) -> int:
-    return max(1, math.ceil((expires_at - time.time()) * 1000))
+def _at_ms(expires_at: float) -> int:
+    """An absolute expiry in ms (PXAT, PEXPIREAT): exact whatever the round trips take."""
+    return math.ceil(expires_at * 1000)
 
 
 def _client_options() -> dict[str, Any]:
@@ -229,11 +230,11 @@ class RedisStore(Store):
     async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
         """One round trip, unless the expiry moved on a record with tags (then the tag sets
         follow in a second)."""
-        found = await self._read(key, math.ceil(expires_at * 1000), math.floor(min_step * 1000))
+        found = await self._read(key, _at_ms(expires_at), math.floor(min_step * 1000))
         return found[0] if found else None
 
     async def touch(self, key: str, expires_at: float) -> bool:
-        return await self._read(key, math.ceil(expires_at * 1000), 0) is not None
+        return await self._read(key, _at_ms(expires_at), 0) is not None
 
     async def _touch_tags(self, tags: Sequence[bytes], at_ms: int) -> None:
         async with self._guard(), self._redis.pipeline(transaction=False) as pipe:
@@ -250,7 +251,7 @@ class RedisStore(Store):
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:
-        ttl = _ttl_ms(expires_at)
+        at_ms = _at_ms(expires_at)
         tags_of = self._tags_of(key)
         old_tags = await self._call("smembers", tags_of)
         async with self._guard(), self._pipeline() as pipe:
@@ -261,13 +262,13 @@ class RedisStore(Store):
             for tag in tags:
                 tag_key = self._tag(tag)
                 pipe.sadd(tag_key, key)
-                pipe.pexpire(tag_key, ttl, gt=True)
-                pipe.pexpire(tag_key, ttl, nx=True)
-            pipe.set(self._record(key), value, px=ttl)
+                pipe.pexpireat(tag_key, at_ms, gt=True)
+                pipe.pexpireat(tag_key, at_ms, nx=True)
+            pipe.set(self._record(key), value, pxat=at_ms)
             pipe.delete(tags_of)
             if tags:
                 pipe.sadd(tags_of, *tags)
-                pipe.pexpire(tags_of, ttl)
+                pipe.pexpireat(tags_of, at_ms)
             await pipe.execute()
 
     async def delete(self, key: str) -> bool:
@@ -287,7 +288,7 @@ class RedisStore(Store):
 
     async def add(self, key: str, expires_at: float) -> bool:
         return bool(
-            await self._call("set", self._record(key), b"", px=_ttl_ms(expires_at), nx=True)
+            await self._call("set", self._record(key), b"", pxat=_at_ms(expires_at), nx=True)
         )
 
     async def delete_tagged(self, tag: str) -> int:
