@@ -77,7 +77,8 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the request fields."""
+    """One JSON object per line: time, level, logger, message, the process id (several
+    workers share one output), and the request and audit fields the record carries."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -86,6 +87,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         for name in FIELDS:
             value = getattr(record, name, None)
