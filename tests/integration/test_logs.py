@@ -84,7 +84,7 @@ def test_logs_at_debug_carry_no_secret(log_format, short_op, port_pool, tmp_path
     if log_format == "json":
         check_json_lines(output, echoed)
     else:
-        assert f"GET /healthz 200 " in output and f"request_id={echoed}" in output
+        assert "GET /healthz 200 " in output and f"request_id={echoed}" in output
         for event in AUDITED:
             assert f"zitadel_bff.audit: {event}" in output
 
@@ -101,7 +101,7 @@ def check_json_lines(output: str, echoed: str) -> None:
     callback = [e for e in access if e["route"] == "/auth/callback"]
     assert callback and all(e["status"] == 303 for e in callback)
     events = {e["event"] for e in entries if e["logger"] == "zitadel_bff.audit"}
-    assert AUDITED <= events
+    assert events >= AUDITED
     # Records logged while serving a request carry its id.
     audit = [e for e in entries if e.get("event") == "sign_in"]
     assert audit and all(e["request_id"] in {a["request_id"] for a in access} for e in audit)

@@ -64,7 +64,7 @@ def reset_request_id(token: contextvars.Token[str | None]) -> None:
 def audit(event: str, **fields: Any) -> None:
     """Log an audit event (INFO, logger ``zitadel_bff.audit``) by its stable name."""
     assert event in AUDIT_EVENTS, event
-    _audit.info(event, extra={"event": event, **fields})
+    _audit.info(event, extra={"event": event, "request_id": _request_id.get(), **fields})
 
 
 class RequestIdFilter(logging.Filter):
