@@ -69,7 +69,10 @@ class Node:
         self.proc = subprocess.Popen(
             self.argv, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_for(lambda: listening(self.port), f"redis on port {self.port}")
+        wait_for(lambda: listening(self.port) or self.proc.poll() is not None,
+                 f"redis on port {self.port}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.argv[0]} on port {self.port} exited at start")
         return self
 
     def kill(self) -> None:
@@ -175,6 +178,24 @@ class SentinelSet:
             node.stop()
 
 
+#: A cluster node also listens on its port + 10000 (the cluster bus).
+BUS_OFFSET = 10000
+
+
+def cluster_port() -> int:
+    """A free port whose bus port (+10000) exists and is free too."""
+    while True:
+        port = free_port()
+        if port + BUS_OFFSET > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+
+
 class Cluster:
     """Three masters, no replicas, every slot covered."""
 
@@ -184,7 +205,7 @@ class Cluster:
                 port, workdir / f"node-{port}", "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
             )
-            for port in (free_port() for _ in range(3))
+            for port in (cluster_port() for _ in range(3))
         ]
 
     @property

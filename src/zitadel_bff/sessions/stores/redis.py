@@ -26,6 +26,7 @@ run once already (a reply lost to a timeout): for GETDEL and SET NX that errs on
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import secrets
@@ -41,7 +42,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ...config import split_hosts
@@ -81,13 +82,14 @@ RETRIES = 4
 RETRY_BACKOFF_BASE = 0.05
 RETRY_BACKOFF_CAP = 0.5
 CONNECT_TIMEOUT = 1.0
-SOCKET_TIMEOUT = 2.0
 #: A connection idle this long is PINGed before it carries a command (seconds).
 HEALTH_CHECK_INTERVAL = 30
 #: The most one Redis round trip may take, retries included. redis-py nests its retries (the
 #: reconnect inside a command retries too), so the retry count alone does not bound the wait
 #: for a Redis that is frozen or behind a black hole; this does.
 OPERATION_TIMEOUT = 4.0
+#: A step no expiry ever moves by (seconds): 100 years.
+MAX_STEP = 100 * 365 * 86400.0
 GLOB_SPECIALS = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -97,10 +99,14 @@ def _at_ms(expires_at: float) -> int:
 
 
 def _client_options() -> dict[str, Any]:
-    """The connection options :meth:`RedisStore.from_url` uses (a fresh Retry each call)."""
+    """The connection options :meth:`RedisStore.from_url` uses (a fresh Retry each call).
+
+    No socket_timeout: every command is bounded by OPERATION_TIMEOUT here, and redis-py's
+    own read timeout would cost a timer per read on the hot path (about a third of a GET).
+    """
     return {
         "socket_connect_timeout": CONNECT_TIMEOUT,
-        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_timeout": None,
         "retry": Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=RETRY_BACKOFF_BASE), RETRIES),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         "health_check_interval": HEALTH_CHECK_INTERVAL,
@@ -119,9 +125,10 @@ def _sentinel_client(url: str, options: dict[str, Any]) -> tuple[Any, list[Any]]
     sentinel clients to close with it. The credentials are the master's."""
     userinfo, hosts, path = split_hosts(url)
     service, _, database = path.strip("/").partition("/")
+    # The sentinels are asked only when (re)connecting: a plain read timeout suffices there.
     sentinel_options = {
         "socket_connect_timeout": CONNECT_TIMEOUT,
-        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_timeout": CONNECT_TIMEOUT,
     }
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
     client = sentinel.master_for(
@@ -158,6 +165,10 @@ class RedisStore(Store):
         self._cluster = cluster
         self._also_close = list(also_close)
         self._scripts: dict[str, Any] = {}
+        # Redis names scripts by their SHA-1 (EVALSHA); not a security use.
+        self._get_and_touch_sha = hashlib.sha1(
+            GET_AND_TOUCH_SCRIPT.encode(), usedforsecurity=False
+        ).hexdigest()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
@@ -181,16 +192,19 @@ class RedisStore(Store):
     def _tag(self, tag: str) -> str:
         return f"{self._prefix}tag:{{{tag}}}"
 
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        if isinstance(exc, TimeoutError):  # asyncio.timeout's, and socket timeouts
+            return StoreUnavailable(f"Redis did not answer within {self._timeout:g} s")
+        return StoreUnavailable(f"Redis store error: {exc.__class__.__name__}")
+
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
         """Bound the wait and turn every Redis or socket failure into StoreUnavailable."""
         try:
             async with asyncio.timeout(self._timeout):
                 yield
-        except TimeoutError as exc:  # asyncio.timeout's, and socket timeouts
-            raise StoreUnavailable(f"Redis did not answer within {self._timeout:g} s") from exc
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis store error: {exc.__class__.__name__}") from exc
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         async with self._guard():
@@ -209,11 +223,21 @@ class RedisStore(Store):
 
     # Reads ---------------------------------------------------------------------------------
 
-    async def _read(self, key: str, want_ms: int, step_ms: int) -> tuple[Entry, bool] | None:
-        async with self._guard():
-            reply = await self._script(GET_AND_TOUCH_SCRIPT)(
-                keys=[self._record(key), self._tags_of(key)], args=[want_ms, step_ms]
-            )
+    async def _read(self, key: str, want_ms: int, step_ms: int) -> Entry | None:
+        # The hot path: the guard written out (no context-manager generator per request).
+        record, tags_of = self._record(key), self._tags_of(key)
+        try:
+            async with asyncio.timeout(self._timeout):
+                try:
+                    reply = await self._redis.evalsha(
+                        self._get_and_touch_sha, 2, record, tags_of, want_ms, step_ms
+                    )
+                except NoScriptError:  # a new, restarted or failed-over server: load it
+                    reply = await self._script(GET_AND_TOUCH_SCRIPT)(
+                        keys=[record, tags_of], args=[want_ms, step_ms]
+                    )
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
         if reply is None:
             return None
         value, at_ms = reply[0], reply[1]
@@ -221,17 +245,16 @@ class RedisStore(Store):
             return None
         if len(reply) > 2 and reply[2]:
             await self._touch_tags(reply[2], at_ms)
-        return Entry(bytes(value), at_ms / 1000), want_ms > 0 and at_ms == want_ms
+        return Entry(bytes(value), at_ms / 1000)
 
     async def get(self, key: str) -> Entry | None:
-        found = await self._read(key, 0, 0)
-        return found[0] if found else None
+        return await self._read(key, 0, 0)
 
     async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
         """One round trip, unless the expiry moved on a record with tags (then the tag sets
         follow in a second)."""
-        found = await self._read(key, _at_ms(expires_at), math.floor(min_step * 1000))
-        return found[0] if found else None
+        step_ms = math.floor(min(min_step, MAX_STEP) * 1000)  # min_step may be infinite
+        return await self._read(key, _at_ms(expires_at), step_ms)
 
     async def touch(self, key: str, expires_at: float) -> bool:
         return await self._read(key, _at_ms(expires_at), 0) is not None
