@@ -195,9 +195,11 @@ class SessionManager:
 
     async def _fetch(self, session_id: str, key: str, now: float) -> SessionData | None:
         cached = self._decoded.get(key)
-        if cached is not None:
-            # The hot path: the record's creation time is known, so is the expiry to move it
-            # to, and the store reads and touches in one round trip.
+        if cached is not None and now < cached[1].expires_at:
+            # The hot path: a session alive when this process last read it, whose creation
+            # time (so the expiry to move it to) is known: the store reads and touches in one
+            # round trip. Otherwise read first and check, so that an idle session is never
+            # extended by the touch.
             expiry = self._expiry(cached[1].created_at, now)
             if expiry > now:
                 entry = await self.store.get_and_touch(key, expiry, self.touch_interval)
