@@ -21,9 +21,16 @@ async def healthz() -> Response:
 @router.get("/readyz")
 @public
 async def readyz(request: Request) -> Response:
-    """200 when the session store answers and the provider's discovery is loaded, else 503;
-    the body reports each dependency with its latency."""
+    """200 when the session store answers and the provider's discovery is loaded, else 503
+    with the first failure's code; ``checks`` reports each dependency with its latency."""
     checks = await get_auth(request).ready()
-    if all(check["status"] == "ok" for check in checks.values()):
-        return JSONResponse({"status": "ok", "checks": checks})
-    return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    # Each dependency's status at the top (``ok`` or its error code), its details in checks.
+    body: dict[str, object] = {
+        name: check.get("error", "ok") for name, check in checks.items()
+    }
+    failed = [check["error"] for check in checks.values() if "error" in check]
+    if not failed:
+        return JSONResponse({"status": "ok", **body, "checks": checks})
+    return JSONResponse(
+        {"status": "unavailable", "error": failed[0], **body, "checks": checks}, status_code=503
+    )
