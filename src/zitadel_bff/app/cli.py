@@ -78,6 +78,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     # Each worker builds its app from the environment, as this process did.
     os.environ[ENV_FILE_VARIABLE] = args.env_file
+    if args.access_log:
+        os.environ["ACCESS_LOG"] = "true"
     with _shared_metrics(settings):
         uvicorn.run(
             "zitadel_bff.app.factory:app_from_environment",
@@ -208,10 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sessions" and args.action == "revoke" and not args.sub:
         print("zitadel-bff: sessions revoke needs --sub", file=sys.stderr)
         return EXIT_CONFIG
-    if args.command == "serve" and args.access_log:
-        os.environ["ACCESS_LOG"] = "true"  # for the workers too
+    overrides = {"access_log": True} if args.command == "serve" and args.access_log else {}
     try:
-        settings = load_settings(args.env_file)
+        settings = load_settings(args.env_file, **overrides)
     except ConfigError as exc:
         print(f"zitadel-bff: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -119,7 +119,6 @@ def test_env_file_names_another_file(
                 "log_level": "info",
                 "proxy_headers": False,
                 "forwarded_allow_ips": None,
-                "access_log": False,
             },
         ),
         (
@@ -131,7 +130,6 @@ def test_env_file_names_another_file(
                 "log_level": "warning",
                 "proxy_headers": True,
                 "forwarded_allow_ips": "10.0.0.7",
-                "access_log": True,
             },
         ),
     ],
@@ -154,7 +152,15 @@ def test_serve_runs_the_app_with_uvicorn(
     assert isinstance(app, FastAPI)
     assert app.state.zitadel_auth.settings.session_store == "sqlite:///cli.db"
     # The query-string redaction of configure_logging stays: uvicorn gets no logging config.
-    assert kwargs == {**expected, "server_header": False, "log_config": None}
+    # The access log is the module's own (with request ids), never uvicorn's.
+    assert kwargs == {
+        **expected,
+        "access_log": False,
+        "server_header": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+    }
+    assert app.state.zitadel_auth.settings.request_log is ("--access-log" in args)
     assert db.is_file()  # the store was opened (and closed again) before the server started
 
 
@@ -261,8 +267,13 @@ def test_sessions_revoke_ends_every_session_of_one_user(
 ) -> None:
     asyncio.run(seed(db, [ADMIN_SUB, ALICE_SUB, ADMIN_SUB]))
     revoke = ["sessions", "revoke", "--sub", ADMIN_SUB]
-    assert run_cli(revoke, capsys) == CliResult(0, "revoked 2 session(s)\n", "")
-    assert run_cli(revoke, capsys) == CliResult(0, "revoked 0 session(s)\n", "")
+    first, again = run_cli(revoke, capsys), run_cli(revoke, capsys)
+    assert (first.status, first.out, again.status, again.out) == (
+        0, "revoked 2 session(s)\n", 0, "revoked 0 session(s)\n"
+    )
+    # each revocation is an audit event on the log (standard error)
+    assert first.err.endswith(" INFO zitadel_bff.audit: sessions_revoked [ended=2]\n")
+    assert again.err.endswith(" INFO zitadel_bff.audit: sessions_revoked [ended=0]\n")
     assert run_cli(["sessions", "count"], capsys) == CliResult(0, "1\n", "")
 
 
