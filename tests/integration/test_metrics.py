@@ -3,14 +3,18 @@ failures and back-channel logouts; nothing at all without it."""
 
 from __future__ import annotations
 
+import queue
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from devtools.flows import login, logout
-from devtools.provider import free_port
+from devtools.provider import OPProcess, free_port
 
-from tests.integration.test_logout import post_logout_token
+from tests.support.backchannel import post_logout_token
+from tests.support.server import AppFactory, ThreadedServer
+from tests.support.upstream import Echo
 from zitadel_bff import __version__
 from zitadel_bff.observability import NO_METRICS
 
@@ -28,7 +32,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 @pytest.fixture
-def quiet_port(port_pool, app_ports):
+def quiet_port(port_pool: queue.Queue[int], app_ports: list[int]) -> Iterator[int]:
     """An app port the provider sends no back-channel logouts to: every one is the test's."""
     port = port_pool.get_nowait()
     if port == app_ports[0]:
@@ -39,7 +43,9 @@ def quiet_port(port_pool, app_ports):
     port_pool.put(port)
 
 
-def test_a_scrape_shows_what_happened(start_app, client, op, quiet_port):
+def test_a_scrape_shows_what_happened(
+    start_app: AppFactory, client: httpx.Client, op: OPProcess, quiet_port: int
+) -> None:
     port = free_port()
     app = start_app(metrics_port=port, port=quiet_port)
     before = scrape(port)
@@ -72,14 +78,29 @@ def test_a_scrape_shows_what_happened(start_app, client, op, quiet_port):
                if name.startswith("zitadel_bff"))
 
 
-def test_without_metrics_port_nothing_is_recorded_or_served(app):
+def test_proxied_requests_are_counted_by_route_and_status(
+    start_app: AppFactory, client: httpx.Client, echo: Echo
+) -> None:
+    port = free_port()
+    app = start_app(metrics_port=port, api_routes=f"/api/orders={echo.url}/v1")
+    json_accept = {"accept": "application/json"}
+    assert client.get(app.url + "/api/orders/1", headers=json_accept).status_code == 401
+    login(client, app.url)
+    for _ in range(2):
+        assert client.get(app.url + "/api/orders/1", headers=json_accept).status_code == 200
+    after = scrape(port)
+    assert after['zitadel_bff_proxy_requests_total{route="/api/orders",status="200"}'] == 2.0
+    assert after['zitadel_bff_proxy_requests_total{route="/api/orders",status="401"}'] == 1.0
+
+
+def test_without_metrics_port_nothing_is_recorded_or_served(app: ThreadedServer) -> None:
     auth = app.app.state.zitadel_auth
     assert auth.metrics is NO_METRICS
     assert type(auth.sessions.store).__name__ == "SQLiteStore"  # no timing wrapper
 
 
 @pytest.fixture
-def stopped_app_port(start_app):
+def stopped_app_port(start_app: AppFactory) -> int:
     port = free_port()
     app = start_app(metrics_port=port)
     assert scrape(port)
@@ -87,6 +108,6 @@ def stopped_app_port(start_app):
     return port
 
 
-def test_the_metrics_port_closes_with_the_app(stopped_app_port):
+def test_the_metrics_port_closes_with_the_app(stopped_app_port: int) -> None:
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{stopped_app_port}/metrics", timeout=2)

@@ -26,7 +26,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: (the session kept); another instance held the refresh lock too long.
 REFRESH_OUTCOMES = ("success", "refused", "error", "lock_timeout")
 BACKCHANNEL_OUTCOMES = ("accepted", "rejected")
-PROVIDER_ENDPOINTS = ("discovery", "jwks", "token", "userinfo", "revocation")
+PROVIDER_ENDPOINTS = ("discovery", "jwks", "token", "userinfo", "revocation", "introspection")
 STORE_OPERATIONS = (
     "get", "get_and_touch", "set", "update", "touch", "delete", "pop", "add", "delete_tagged",
     "count", "purge_expired", "ping", "lock",
@@ -75,6 +75,9 @@ class NullMetrics:
     def store_seconds(self, operation: str, seconds: float) -> None:
         return None
 
+    def proxied(self, route: str, status: int) -> None:
+        return None
+
 
 NO_METRICS = NullMetrics()
 
@@ -120,6 +123,13 @@ class Metrics(NullMetrics):
             buckets=STORE_BUCKETS, registry=reg,
         )
         self._store = {op: store.labels(op) for op in STORE_OPERATIONS}
+        self._proxy = Counter(
+            PREFIX + "proxy_requests_total",
+            "Requests the API proxy and the gateway answered, by route and status.",
+            ["route", "status"], registry=reg,
+        )
+        # (route, status) -> child: made at the first such answer, then looked up.
+        self._proxied: dict[tuple[str, int], Any] = {}
         build = Gauge(
             PREFIX + "build_info", "The running version (always 1).", ["version", "python"],
             registry=reg, multiprocess_mode="max",
@@ -156,6 +166,12 @@ class Metrics(NullMetrics):
 
     def store_seconds(self, operation: str, seconds: float) -> None:
         self._store[operation].observe(seconds)
+
+    def proxied(self, route: str, status: int) -> None:
+        child = self._proxied.get((route, status))
+        if child is None:
+            child = self._proxied[(route, status)] = self._proxy.labels(route, str(status))
+        child.inc()
 
 
 class MetricsServer:

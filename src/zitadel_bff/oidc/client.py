@@ -35,8 +35,8 @@ from ..errors import (
     UserinfoMismatch,
 )
 from ..keyfile import ClientKey
-from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
 from ..observability.metrics import NO_METRICS, NullMetrics
+from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
 from .keys import JWKSCache
 from .tokens import TokenValidator
 
@@ -402,9 +402,10 @@ class OIDCClient:
         if meta.introspection_endpoint is None:
             raise ProviderMisconfigured("the provider has no introspection endpoint")
         try:
-            resp = await self._http.introspect_token(
-                meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
-            )
+            with self.metrics.provider_call("introspection"):
+                resp = await self._http.introspect_token(
+                    meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
+                )
         except httpx.HTTPError as exc:
             name = exc.__class__.__name__
             raise ProviderUnavailable(f"introspection unreachable: {name}") from exc
