@@ -5,6 +5,8 @@ carries a token, a code, a state, a verifier, a nonce, a cookie or a secret."""
 from __future__ import annotations
 
 import json
+import queue
+import sqlite3
 import time
 from pathlib import Path
 from urllib.parse import urljoin
@@ -12,12 +14,12 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from devtools.flows import FlowResult, follow, login, logout, query_of
-from devtools.provider import CLIENT_SECRET
+from devtools.provider import CLIENT_SECRET, OPProcess
 
-from tests.conftest import TEST_SECRET, browser_client
-from tests.integration.test_logout import post_logout_token
+from tests.support.clients import JSON_HEADERS, browser_client, session_cookie
 from tests.support.records import read_session
 from tests.support.serve import Served, serve_env
+from tests.support.settings import TEST_SECRET
 from zitadel_bff.sessions import Keyring
 
 ADMIN_SUB = "301234567890123456"
@@ -27,15 +29,13 @@ AUDITED = {"sign_in", "session_refreshed", "sign_out", "backchannel_logout"}
 
 def transaction_secrets(db: Path, state: str) -> list[str]:
     """The PKCE verifier and the nonce of the sign-in in progress under ``state``."""
-    import sqlite3
-
     key = Keyring(TEST_SECRET).lookup_key("tx", state)
     row = sqlite3.connect(db).execute("SELECT value FROM records WHERE key = ?", (key,)).fetchone()
     payload = json.loads(Keyring(TEST_SECRET).open(bytes(row[0]), aad=key.encode()))
     return [payload["verifier"], payload["nonce"]]
 
 
-def journey(app: Served, db: Path, op) -> list[str]:
+def journey(app: Served, db: Path, op: OPProcess) -> list[str]:
     """Everything a user and the provider do; returns every secret value that went by."""
     seen = [TEST_SECRET, CLIENT_SECRET]
     with browser_client() as client:
@@ -44,27 +44,32 @@ def journey(app: Served, db: Path, op) -> list[str]:
         params = query_of(callback)
         seen += [params["code"], params["state"], *transaction_secrets(db, params["state"])]
         follow(client, client.get(callback), FlowResult(result.response))
-        cookie = client.cookies.get("zbff_session")
-        seen += [cookie, client.cookies.get("zbff_browser")]
+        cookie = session_cookie(client)
+        seen += [cookie, client.cookies.get("zbff_browser") or ""]
         record = read_session(db, TEST_SECRET, cookie)
         assert record is not None and record.refresh_token
-        seen += [record.access_token, record.refresh_token, record.id_token]
+        seen += [record.access_token, record.refresh_token, record.id_token or ""]
         time.sleep(DUE)  # the tokens come due (real tokens, real time)
         assert client.get(app.url + "/profile").status_code == 200
         fresh = read_session(db, TEST_SECRET, cookie)
-        assert fresh is not None and fresh.access_token != record.access_token
-        seen += [fresh.access_token, fresh.refresh_token, fresh.id_token]
+        assert fresh is not None and fresh.refresh_token
+        assert fresh.access_token != record.access_token
+        seen += [fresh.access_token, fresh.refresh_token, fresh.id_token or ""]
         logout(client, app.url)
     with browser_client() as client:
         login(client, app.url)
         token = op.logout_token(sub=ADMIN_SUB)
         seen.append(token)
-        assert post_logout_token(client, app, token).status_code == 200
+        posted = client.post(app.url + "/auth/backchannel-logout", data={"logout_token": token},
+                             headers=JSON_HEADERS)
+        assert posted.status_code == 200
     return [value for value in seen if value]
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
-def test_logs_at_debug_carry_no_secret(log_format, short_op, port_pool, tmp_path):
+def test_logs_at_debug_carry_no_secret(
+    log_format: str, short_op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> None:
     port = port_pool.get_nowait()
     db = tmp_path / "logs.db"
     env = serve_env(short_op.issuer, port, f"sqlite:///{db}", LOG_LEVEL="DEBUG",

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from devtools.flows import login
+from devtools.provider import OPProcess
 
-from tests.conftest import TEST_SECRET, browser_client
-from tests.integration.test_logout import post_logout_token, session_alive, signed_in
+from tests.support.backchannel import post_logout_token, session_alive, signed_in
+from tests.support.clients import browser_client, session_cookie
 from tests.support.faults import burst
 from tests.support.redis import RedisServer, redis_required
+from tests.support.redis_ha import Cluster, SentinelSet
+from tests.support.server import AppFactory
+from tests.support.settings import TEST_SECRET
 from zitadel_bff.sessions import Keyring, SessionData, store_from_url
 from zitadel_bff.sessions.manager import SESSION_NS
 
@@ -42,7 +47,7 @@ def read_record(url: str, cookie: str) -> SessionData | None:
     return asyncio.run(read())
 
 
-def first_status(check, wanted: int, deadline: float) -> float:
+def first_status(check: Callable[[], int], wanted: int, deadline: float) -> float:
     """Poll ``check()`` until it returns ``wanted``; how many seconds that took."""
     start = time.monotonic()
     while check() != wanted:
@@ -52,8 +57,8 @@ def first_status(check, wanted: int, deadline: float) -> float:
 
 
 def test_after_a_sentinel_failover_users_stay_signed_in_and_new_ones_sign_in(
-    start_app, redis_sentinel
-):
+    start_app: AppFactory, redis_sentinel: SentinelSet
+) -> None:
     app = start_app(session_store=redis_sentinel.url)
     with browser_client() as client:
         login(client, app.url)
@@ -74,13 +79,13 @@ def test_after_a_sentinel_failover_users_stay_signed_in_and_new_ones_sign_in(
 
 
 def test_a_cluster_keeps_sessions_and_ends_them_by_sid_and_by_sub(
-    start_app, redis_cluster, client, op
-):
+    start_app: AppFactory, redis_cluster: Cluster, client: httpx.Client, op: OPProcess
+) -> None:
     app = start_app(session_store=redis_cluster.url)
     first, second = signed_in(app), signed_in(app)
     with browser_client() as browser:
         login(browser, app.url, username="alice")
-        alice = browser.cookies.get("zbff_session")
+        alice = session_cookie(browser)
     assert all(session_alive(app, c) for c in (first, second, alice))
     # The records, their tag sets and the index are spread over the masters.
     assert sum(1 for keys in redis_cluster.keys_per_node() if keys) >= 2
@@ -93,12 +98,14 @@ def test_a_cluster_keeps_sessions_and_ends_them_by_sid_and_by_sub(
     assert [session_alive(app, c) for c in (second, alice)] == [False, True]
 
 
-def test_two_instances_on_a_cluster_refresh_once(start_app, redis_cluster, short_op):
+def test_two_instances_on_a_cluster_refresh_once(
+    start_app: AppFactory, redis_cluster: Cluster, short_op: OPProcess
+) -> None:
     first = start_app(issuer=short_op.issuer, session_store=redis_cluster.url)
     second = start_app(issuer=short_op.issuer, session_store=redis_cluster.url)
     with browser_client() as client:
         login(client, first.url)
-        cookie = client.cookies.get("zbff_session")
+        cookie = session_cookie(client)
     with short_op.access_token_ttl(LONG):
         short_op.reset_stats()
         time.sleep(DUE)  # the session's tokens come due (real tokens, real time)
@@ -107,7 +114,9 @@ def test_two_instances_on_a_cluster_refresh_once(start_app, redis_cluster, short
         assert short_op.stats()["token_requests"]["refresh_token"] == 1
 
 
-def test_readiness_follows_redis_away_and_back(start_app, own_redis_server):
+def test_readiness_follows_redis_away_and_back(
+    start_app: AppFactory, own_redis_server: RedisServer
+) -> None:
     app = start_app(session_store=own_redis_server.url)
 
     def ready() -> int:
@@ -129,7 +138,7 @@ def test_readiness_follows_redis_away_and_back(start_app, own_redis_server):
 
 
 @pytest.fixture
-def own_redis_server():
+def own_redis_server() -> Iterator[RedisServer]:
     if not RedisServer.available():
         if redis_required():
             pytest.fail("redis-server is not installed")

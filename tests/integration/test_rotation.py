@@ -4,18 +4,24 @@ the new secret at its next use, so the old secret can then be dropped."""
 
 from __future__ import annotations
 
+import queue
+from pathlib import Path
 from urllib.parse import urljoin
 
 from devtools.flows import FlowResult, csrf_token, follow, login, query_of
 
-from tests.conftest import TEST_SECRET, browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.records import read_session
+from tests.support.server import AppFactory
+from tests.support.settings import TEST_SECRET
 
 NEW_SECRET = "rotated-session-secret-0123456789-abcdefghijkl"
 ADMIN_SUB = "301234567890123456"
 
 
-def test_rotating_the_secret_signs_nobody_out(start_app, port_pool, tmp_path):
+def test_rotating_the_secret_signs_nobody_out(
+    start_app: AppFactory, port_pool: queue.Queue[int], tmp_path: Path
+) -> None:
     port = port_pool.get_nowait()
     db = tmp_path / "rotation.db"
     store = f"sqlite:///{db}"
@@ -23,7 +29,7 @@ def test_rotating_the_secret_signs_nobody_out(start_app, port_pool, tmp_path):
         old = start_app(port=port, session_store=store)
         with browser_client() as user, browser_client() as arriving:
             login(user, old.url)
-            cookie = user.cookies.get("zbff_session")
+            cookie = session_cookie(user)
             old_token = csrf_token(user.get(old.url + "/profile").text)
             started = login(arriving, old.url, stop_at=old.url + "/auth/callback")
             callback = urljoin(old.url, started.response.headers["location"])

@@ -3,28 +3,33 @@ within SHUTDOWN_TIMEOUT (plus the lifespan's own shutdown)."""
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
 from devtools.flows import login
+from devtools.provider import OPProcess
 
-from tests.conftest import browser_client
+from tests.support.clients import browser_client
 from tests.support.serve import Served, serve_env
 
 SLOW_TOKEN_MS = 1500
 DEADLINE = 10.0
 
 
-def in_flight_callback(app: Served, op, client: httpx.Client) -> tuple[threading.Thread, list]:
+def in_flight_callback(
+    app: Served, op: OPProcess, client: httpx.Client
+) -> tuple[threading.Thread, list[httpx.Response]]:
     """Start a sign-in and send its callback, which waits on the slow token endpoint; return
     once the provider has the app's token request."""
     started = login(client, app.url, stop_at=app.url + "/auth/callback")
     callback = urljoin(app.url, started.response.headers["location"])
     before = op.stats()["token_requests"]["authorization_code"]
-    result: list = []
+    result: list[httpx.Response] = []
     thread = threading.Thread(target=lambda: result.append(client.get(callback)))
     thread.start()
     deadline = time.monotonic() + DEADLINE
@@ -45,8 +50,8 @@ def refused(url: str) -> bool:
 
 
 def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(
-    op, port_pool, tmp_path
-):
+    op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> None:
     port = port_pool.get_nowait()
     env = serve_env(op.issuer, port, f"sqlite:///{tmp_path}/s.db", SHUTDOWN_TIMEOUT="10")
     try:
@@ -73,7 +78,9 @@ def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(
         port_pool.put(port)
 
 
-def test_a_request_longer_than_the_bound_does_not_hold_the_exit(op, port_pool, tmp_path):
+def test_a_request_longer_than_the_bound_does_not_hold_the_exit(
+    op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> None:
     port = port_pool.get_nowait()
     env = serve_env(op.issuer, port, f"sqlite:///{tmp_path}/s.db", SHUTDOWN_TIMEOUT="1")
     try:

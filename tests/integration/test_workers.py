@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from devtools.flows import login
-from devtools.provider import free_port
+from devtools.provider import OPProcess, free_port
 
-from tests.conftest import browser_client
+from tests.support.clients import browser_client, session_cookie
 from tests.support.redis import RedisServer, redis_required
 from tests.support.serve import Served, serve_env
 
@@ -97,7 +99,13 @@ def burst_on_both_workers(app: Served, cookie: str) -> list[int]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_two_workers_refresh_a_session_once(backend, short_op, port_pool, tmp_path, request):
+def test_two_workers_refresh_a_session_once(
+    backend: str,
+    short_op: OPProcess,
+    port_pool: queue.Queue[int],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
     store = (
         f"sqlite:///{tmp_path}/workers.db" if backend == "sqlite"
         else request.getfixturevalue("redis_url")
@@ -109,7 +117,7 @@ def test_two_workers_refresh_a_session_once(backend, short_op, port_pool, tmp_pa
         with Served(env, tmp_path, "--workers", "2") as app:
             with browser_client() as client:
                 login(client, app.url)
-                cookie = client.cookies.get("zbff_session")
+                cookie = session_cookie(client)
             with short_op.access_token_ttl(LONG):
                 short_op.reset_stats()
                 statuses = burst_on_both_workers(app, cookie)
@@ -127,7 +135,7 @@ def test_two_workers_refresh_a_session_once(backend, short_op, port_pool, tmp_pa
     assert "Traceback" not in output
 
 
-def test_workers_must_be_at_least_one(op, port_pool, tmp_path):
+def test_workers_must_be_at_least_one(op: OPProcess, tmp_path: Path) -> None:
     import subprocess
 
     from tests.support.serve import BIN

@@ -66,12 +66,12 @@ class Node:
 
     def start(self) -> Node:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             self.argv, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_for(lambda: listening(self.port) or self.proc.poll() is not None,
+        wait_for(lambda: listening(self.port) or proc.poll() is not None,
                  f"redis on port {self.port}")
-        if self.proc.poll() is not None:
+        if proc.poll() is not None:
             raise RuntimeError(f"{self.argv[0]} on port {self.port} exited at start")
         return self
 

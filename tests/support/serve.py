@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from devtools.provider import CLIENT_ID, CLIENT_SECRET
 
-from tests.conftest import TEST_SECRET
+from tests.support.settings import TEST_SECRET
 
 BIN = Path(sys.executable).parent / "zitadel-bff"
 START_TIMEOUT = 30.0

@@ -214,7 +214,7 @@ def test_accepted_session_stores(store: str) -> None:
     assert load_settings(None, **{**GOOD, "session_store": store}).session_store == store
 
 
-def test_operations_settings_default_to_off():
+def test_operations_settings_default_to_off() -> None:
     settings = load_settings(None, **GOOD)
     assert settings.metrics_port is None
     assert settings.log_format == "text"
@@ -223,13 +223,13 @@ def test_operations_settings_default_to_off():
     assert settings.shutdown_timeout == 30
 
 
-def test_json_logs_bring_the_access_log_unless_it_is_turned_off():
+def test_json_logs_bring_the_access_log_unless_it_is_turned_off() -> None:
     assert load_settings(None, **GOOD, log_format="JSON").request_log is True
     assert load_settings(None, **GOOD, log_format="json", access_log=False).request_log is False
     assert load_settings(None, **GOOD, access_log=True).request_log is True
 
 
-def test_previous_secrets_are_a_comma_separated_list():
+def test_previous_secrets_are_a_comma_separated_list() -> None:
     first, second = "a" * 32, "b" * 40
     settings = load_settings(None, **GOOD, session_secret_previous=f" {first}, {second} ,")
     assert settings.previous_secrets == [first, second]
@@ -252,7 +252,9 @@ def test_previous_secrets_are_a_comma_separated_list():
          "Input should be greater than or equal to 1"),
     ],
 )
-def test_operations_settings_fail_fast_naming_the_variable(overrides, name, message):
+def test_operations_settings_fail_fast_naming_the_variable(
+    overrides: dict[str, object], name: str, message: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, **{**GOOD, **overrides})
     assert info.value.problems == {name: message}

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from zitadel_bff.sessions import Keyring, MemoryStore, SealError, SessionData, SessionManager
+from zitadel_bff.sessions import (
+    Keyring,
+    MemoryStore,
+    SealError,
+    SessionData,
+    SessionManager,
+    TokenUpdate,
+)
 from zitadel_bff.sessions.manager import SESSION_NS
 
 OLD = "the-old-session-secret-0123456789-abcdefgh"
@@ -17,7 +24,7 @@ SUB = "301234567890123456"
 
 
 class NoRefresh:
-    async def refresh(self, refresh_token: str, *, sub: str) -> object:
+    async def refresh(self, refresh_token: str, *, sub: str) -> TokenUpdate:
         raise AssertionError("no refresh is due")
 
 
@@ -33,7 +40,7 @@ def record(sid: str = "sid-1") -> SessionData:
                        created_at=now, refresh_at=now + 3540)
 
 
-def test_the_keyring_opens_and_verifies_what_previous_secrets_made():
+def test_the_keyring_opens_and_verifies_what_previous_secrets_made() -> None:
     old, rotated = Keyring(OLD), Keyring(NEW, [OLDER, OLD])
     sealed = old.seal(b"claims", aad=b"k")
     assert rotated.open_current(sealed, aad=b"k") == (b"claims", False)
@@ -50,7 +57,7 @@ def test_the_keyring_opens_and_verifies_what_previous_secrets_made():
     assert not Keyring(NEW).lookup_matches("browser", "b", old.lookup_key("browser", "b"))
 
 
-async def test_a_session_moves_to_the_current_secret_at_its_next_use():
+async def test_a_session_moves_to_the_current_secret_at_its_next_use() -> None:
     store = MemoryStore()
     session_id = await manager(store, OLD).create(record())
     old_key = Keyring(OLD).lookup_key(SESSION_NS, session_id)
@@ -69,7 +76,7 @@ async def test_a_session_moves_to_the_current_secret_at_its_next_use():
     assert await manager(store, NEW).end_by_sid("sid-1") == 1
 
 
-async def test_sessions_not_yet_moved_still_end_by_sid_and_sub():
+async def test_sessions_not_yet_moved_still_end_by_sid_and_sub() -> None:
     store = MemoryStore()
     first = await manager(store, OLD).create(record("sid-1"))
     second = await manager(store, OLD).create(record("sid-2"))
@@ -80,7 +87,7 @@ async def test_sessions_not_yet_moved_still_end_by_sid_and_sub():
     assert await rotated.load(second) is None
 
 
-async def test_sign_ins_and_replay_markers_made_before_a_rotation_count_after_it():
+async def test_sign_ins_and_replay_markers_made_before_a_rotation_count_after_it() -> None:
     store = MemoryStore()
     old = manager(store, OLD)
     await old.put_transaction("state-1", {"nonce": "n"}, 600)

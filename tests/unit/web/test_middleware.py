@@ -8,7 +8,6 @@ import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zitadel_bff.auth.assets import STATIC_DIR
-from zitadel_bff.observability.logs import RedactQueryFilter
 from zitadel_bff.sessions import Keyring, SessionManager
 from zitadel_bff.web import (
     SCOPE_KEY,
