@@ -134,22 +134,24 @@ class RedactQueryFilter(logging.Filter):
 def configure_logging(level: str, fmt: str = "text") -> None:
     """Logging for an entry point (serve, a worker, the demo): one line per record, no secrets.
 
-    ``fmt`` is ``text`` or ``json``. Replaces the root logger's handlers, so calling it again
-    (a worker process, a test) does not duplicate lines.
+    ``fmt`` is ``text`` or ``json``. Like :func:`logging.basicConfig`, it installs its handler
+    and level only when the root logger has none yet (a host that set up its own logging keeps
+    it, and calling it again adds no second handler); the redaction and the quiet loggers apply
+    in every case.
     """
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
-    # Neither format prints the source line, the thread or the process name: do not collect
-    # them for every record (the logging HOWTO's "Optimization"); the access log is per request.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logMultiprocessing = False
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+        root.setLevel(level)
+        # Neither format prints the source line, the thread or the process name: do not
+        # collect them for every record (the logging HOWTO's "Optimization"); the access log
+        # writes one record per request.
+        logging._srcfile = None
+        logging.logThreads = False
+        logging.logMultiprocessing = False
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactQueryFilter) for f in access.filters):
         access.addFilter(RedactQueryFilter())

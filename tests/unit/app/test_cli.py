@@ -267,13 +267,8 @@ def test_sessions_revoke_ends_every_session_of_one_user(
 ) -> None:
     asyncio.run(seed(db, [ADMIN_SUB, ALICE_SUB, ADMIN_SUB]))
     revoke = ["sessions", "revoke", "--sub", ADMIN_SUB]
-    first, again = run_cli(revoke, capsys), run_cli(revoke, capsys)
-    assert (first.status, first.out, again.status, again.out) == (
-        0, "revoked 2 session(s)\n", 0, "revoked 0 session(s)\n"
-    )
-    # each revocation is an audit event on the log (standard error)
-    assert first.err.endswith(" INFO zitadel_bff.audit: sessions_revoked [ended=2]\n")
-    assert again.err.endswith(" INFO zitadel_bff.audit: sessions_revoked [ended=0]\n")
+    assert run_cli(revoke, capsys) == CliResult(0, "revoked 2 session(s)\n", "")
+    assert run_cli(revoke, capsys) == CliResult(0, "revoked 0 session(s)\n", "")
     assert run_cli(["sessions", "count"], capsys) == CliResult(0, "1\n", "")
 
 
