@@ -203,6 +203,10 @@ class SessionManager:
             expiry = self._expiry(cached[1].created_at, now)
             if expiry > now:
                 entry = await self.store.get_and_touch(key, expiry, self.touch_interval)
+                if entry is not None and entry.value == cached[0]:
+                    self._decoded.move_to_end(key)  # unchanged: _decode's cache hit, inline
+                    cached[1].expires_at = entry.expires_at
+                    return cached[1]
                 return await self._decode(key, entry)
         data = await self._read(key)
         if data is None and self.keyring.rotating:
