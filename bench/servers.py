@@ -117,6 +117,8 @@ class AppProcess:
             "SESSION_STORE": f"sqlite:///{workdir / 'sessions.db'}",
             "PORT": str(port),
             "LOG_LEVEL": "WARNING",
+            # The package of this tree, whichever tree the venv's editable install points at.
+            "PYTHONPATH": str(ROOT / "src"),
         }
         return cls([str(VENV_BIN / "zitadel-bff"), "serve"], port, env, workdir, "app")
 
@@ -126,7 +128,7 @@ class AppProcess:
         without the module (``plain``), configured like ``zitadel-bff serve``."""
         env = cls.zitadel_bff(op, port, workdir).env
         env["SESSION_STORE"] = f"sqlite:///{workdir / f'{which}.db'}"
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = os.pathsep.join((str(ROOT / "src"), str(ROOT)))
         argv = [sys.executable, "-m", "bench.library", which, "--port", str(port)]
         return cls(argv, port, env, workdir, which)
 
@@ -135,7 +137,7 @@ class AppProcess:
         """The baseline apps (bench/baseline.py) under the same uvicorn settings."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
             "BENCH_CLAIMS": str(claims_file),
         }
         argv = [sys.executable, "-m", "bench.baseline", "--port", str(port)]

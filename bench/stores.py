@@ -313,13 +313,16 @@ def _fill_redis(port: int, records: Records, prefix: str) -> None:
     for batch in records.batches(REDIS_BATCH):
         out = []
         for key, value, tags in batch:
+            # RedisStore's layout: zbff:{KEY}, zbff:{KEY}:tags, zbff:tag:{TAG} (hash tags)
             k = key.encode()
-            out.append(_resp(b"SET", pre + k, value, b"PX", ttl))
+            record = pre + b"{" + k + b"}"
+            out.append(_resp(b"SET", record, value, b"PX", ttl))
             for tag in tags:
-                out.append(_resp(b"SADD", pre + b"tag:" + tag.encode(), k))
-                out.append(_resp(b"PEXPIRE", pre + b"tag:" + tag.encode(), ttl))
-            out.append(_resp(b"SADD", pre + b"tagsof:" + k, *(t.encode() for t in tags)))
-            out.append(_resp(b"PEXPIRE", pre + b"tagsof:" + k, ttl))
+                tag_key = pre + b"tag:{" + tag.encode() + b"}"
+                out.append(_resp(b"SADD", tag_key, k))
+                out.append(_resp(b"PEXPIRE", tag_key, ttl))
+            out.append(_resp(b"SADD", record + b":tags", *(t.encode() for t in tags)))
+            out.append(_resp(b"PEXPIRE", record + b":tags", ttl))
         proc.stdin.write(b"".join(out))
     proc.stdin.close()
     if proc.wait() != 0:
@@ -335,12 +338,14 @@ async def _bench_redis(workdir: Path, records: Records) -> dict[str, Any]:
         await asyncio.to_thread(_fill_redis, port, records, "zbff:")
         fill_s = time.perf_counter() - start
         after = (await client.info("memory"))["used_memory"]
-        store = RedisStore(client)
+        # The client the app builds (its timeouts, retries and health checks; hiredis).
+        store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
         out: dict[str, Any] = {"fill_s": round(fill_s, 1),
                                "bytes_per_session": round((after - before) / len(records.keys))}
         out["lookup"] = await _lookups(store, records)
         out["write"] = await _writes(store, records)
         out["purge"] = {"note": "Redis expires keys itself (incrementally); nothing to purge"}
+        await store.close()
         return out
 
 
@@ -363,9 +368,10 @@ async def _run(sizes: list[int], workdir: Path, value_size: int | None) -> dict[
             start = time.perf_counter()
             result = await bench()
             results.setdefault(name, {})[str(count)] = result
-            lookup = result["lookup"]["get"]
+            lookup, load = result["lookup"]["get"], result["lookup"]["load"]
             print(f"  {name:<6} fill {result['fill_s']:>5} s  get p50 {lookup['p50_us']} us  "
-                  f"p99 {lookup['p99_us']} us  {result['bytes_per_session']} B/session  "
+                  f"p99 {lookup['p99_us']} us  load p50 {load['p50_us']} us  "
+                  f"p99 {load['p99_us']} us  {result['bytes_per_session']} B/session  "
                   f"purge pause {result['purge'].get('max_pause_ms', '-')} ms  "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
         del records

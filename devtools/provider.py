@@ -165,3 +165,12 @@ class OPProcess:
             yield
         finally:
             self.control("POST", "access-token-ttl", params={"seconds": previous})
+
+    @contextmanager
+    def token_delay(self, ms: int) -> Iterator[None]:
+        """The token endpoint answers ``ms`` late inside the block."""
+        previous = self.control("POST", "token-delay", params={"ms": ms})["previous"]
+        try:
+            yield
+        finally:
+            self.control("POST", "token-delay", params={"ms": previous})

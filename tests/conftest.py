@@ -11,7 +11,10 @@ import httpx
 import pytest
 from devtools.provider import OPProcess, free_port
 
+from tests.support import redis_ha
 from tests.support.clients import browser_client
+from tests.support.redis import redis_required
+from tests.support.redis_ha import Cluster, SentinelSet
 from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import settings_for
 from tests.support.upstream import Echo
@@ -48,6 +51,30 @@ def short_op(app_ports: list[int]) -> Iterator[OPProcess]:
     ).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """One Sentinel set per test session: a master, a replica, three sentinels."""
+    if not redis_ha.available():
+        if redis_required():
+            pytest.fail("redis-server is not installed but REDIS_REQUIRED/E2E_REQUIRED is set")
+        pytest.skip("redis-server is not installed")
+    topology = SentinelSet(tmp_path_factory.mktemp("sentinel")).start()
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One Redis Cluster per test session: three masters."""
+    if not redis_ha.available():
+        if redis_required():
+            pytest.fail("redis-server is not installed but REDIS_REQUIRED/E2E_REQUIRED is set")
+        pytest.skip("redis-server is not installed")
+    topology = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    yield topology
+    topology.stop()
 
 
 @pytest.fixture

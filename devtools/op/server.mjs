@@ -51,6 +51,7 @@ const REDIRECT_URIS = envList('OP_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/ca
 const POST_LOGOUT_REDIRECT_URIS = envList('OP_POST_LOGOUT_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/logout/callback');
 const BACKCHANNEL_LOGOUT_URI = envStr('OP_BACKCHANNEL_LOGOUT_URI', 'http://127.0.0.1:3000/auth/backchannel-logout');
 const ACCESS_TOKEN_TTL = envInt('OP_ACCESS_TOKEN_TTL', 43200);
+let tokenDelayMs = 0; // POST /__test__/token-delay changes it at run time
 let accessTokenTtl = ACCESS_TOKEN_TTL; // POST /__test__/access-token-ttl changes it at run time
 const ID_TOKEN_TTL = envInt('OP_ID_TOKEN_TTL', 43200);
 const REFRESH_TOKEN_TTL = envInt('OP_REFRESH_TOKEN_TTL', 2592000);
@@ -602,6 +603,8 @@ async function preMiddleware(ctx, next) {
     }
     ctx.request.body = body;
     if (ctx.path === ROUTES.token && body.grant_type in stats.token_requests) stats.token_requests[body.grant_type] += 1;
+    // POST /__test__/token-delay: a slow token endpoint (a request in flight while the app stops)
+    if (ctx.path === ROUTES.token && tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
     if (ctx.path === ROUTES.revocation) stats.revocations += 1;
   }
 
@@ -816,6 +819,14 @@ async function testRoutes(ctx, next) {
       const previous = accessTokenTtl;
       accessTokenTtl = seconds;
       return json(ctx, 200, { seconds, previous });
+    }
+    case 'POST /__test__/token-delay': {
+      // the token endpoint answers this many ms late (0: at once)
+      const ms = Number.parseInt(q.ms, 10);
+      if (!Number.isFinite(ms) || ms < 0) return json(ctx, 400, { error: 'ms must be a non-negative integer' });
+      const previous = tokenDelayMs;
+      tokenDelayMs = ms;
+      return json(ctx, 200, { ms, previous });
     }
     case 'POST /__test__/rotate-keys': {
       current = q.back === '1' || q.back === 'true' ? 'primary' : 'rotated';

@@ -58,6 +58,7 @@ from .errors import (
     UpstreamUnavailable,
     UserinfoMismatch,
 )
+from .observability import AUDIT_EVENTS, Metrics, MetricsServer, configure_logging
 from .oidc import OIDCClient, Organisation, ProviderMetadata, UserProfile
 from .sessions import (
     Entry,
@@ -72,6 +73,7 @@ from .sessions import (
 __version__ = "0.2.0"
 
 __all__ = [
+    "AUDIT_EVENTS",
     "DEFAULT_SCOPES",
     "AccessTokenRefused",
     "AnyUser",
@@ -91,6 +93,8 @@ __all__ = [
     "LoginError",
     "MalformedCallback",
     "MemoryStore",
+    "Metrics",
+    "MetricsServer",
     "NotAuthenticated",
     "OIDCClient",
     "OptionalSession",
@@ -118,6 +122,7 @@ __all__ = [
     "UserinfoMismatch",
     "ZitadelAuth",
     "__version__",
+    "configure_logging",
     "csrf_exempt",
     "csrf_protect",
     "csrf_token_for",

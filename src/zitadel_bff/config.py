@@ -39,6 +39,7 @@ __all__ = [
     "parse_path_prefix",
     "parse_public_paths",
     "parse_upstream_url",
+    "split_hosts",
 ]
 
 #: The scopes of ZITADEL's example application: profile data, refresh tokens, user metadata,
@@ -57,6 +58,7 @@ DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 DOMAIN = re.compile(rf"(?=.{{1,253}}$)({DNS_LABEL}\.)*{DNS_LABEL}")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS = ("text", "json")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -196,12 +198,59 @@ def _redis_store(url: str) -> str | None:
     return None
 
 
+SENTINEL_EXAMPLE = "redis+sentinel://host:26379,host2:26379/mymaster/0"
+CLUSTER_EXAMPLE = "redis+cluster://host:7000,host2:7001/"
+
+
+def split_hosts(url: str) -> tuple[str, list[tuple[str, int]], str]:
+    """``scheme://[user:password@]h:p,h2:p/path`` -> (the userinfo, [(host, port)], path).
+
+    Raises ValueError naming what is wrong (never echoing the URL: it may carry a password).
+    """
+    rest = url.split("://", 1)[1]
+    netloc, _, path = rest.partition("/")
+    userinfo, _, hosts = netloc.rpartition("@")
+    found: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdecimal() or not 0 < int(port) < 65536:
+            raise ValueError("must list host:port pairs separated by commas")
+        found.append((host, int(port)))
+    return userinfo, found, path
+
+
+def _sentinel_store(url: str) -> str | None:
+    try:
+        _, _, path = split_hosts(url)
+    except ValueError as exc:
+        return f"{exc}, e.g. {SENTINEL_EXAMPLE}"
+    service, _, database = path.strip("/").partition("/")
+    if not service:
+        return f"names no master (service) name, e.g. {SENTINEL_EXAMPLE}"
+    if database and not database.isdecimal():
+        return f"must end with a database number, e.g. {SENTINEL_EXAMPLE}"
+    return None
+
+
+def _cluster_store(url: str) -> str | None:
+    try:
+        _, _, path = split_hosts(url)
+    except ValueError as exc:
+        return f"{exc}, e.g. {CLUSTER_EXAMPLE}"
+    if path.strip("/") not in ("", "0"):
+        return f"takes no database (a cluster has only database 0), e.g. {CLUSTER_EXAMPLE}"
+    return None
+
+
 #: Each SESSION_STORE scheme and the check of the rest of its URL (None: acceptable).
 SESSION_STORE_CHECKS: dict[str, Callable[[str], str | None]] = {
     "sqlite": _sqlite_store,
     "memory": _memory_store,
     "redis": _redis_store,
     "rediss": _redis_store,
+    "redis+sentinel": _sentinel_store,
+    "redis+cluster": _cluster_store,
 }
 
 
@@ -215,9 +264,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
     log_level: str = "INFO"
+    log_format: str = "text"
+    #: The access log (one line per request, with its request id): None = on with JSON logs.
+    access_log: bool | None = None
     trusted_proxies: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    shutdown_timeout: int = Field(30, ge=1, le=3600)
 
     session_secret: SecretStr
+    #: Earlier SESSION_SECRETs, comma separated: what they sealed and signed stays valid.
+    session_secret_previous: SecretStr = SecretStr("")
     session_duration: int = Field(3600, ge=60)
     session_max_lifetime: int = Field(86400, ge=60)
     session_store: str = "sqlite:///./data/sessions.db"
@@ -263,6 +319,19 @@ class Settings(BaseSettings):
             )
         if len(raw) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
+        return value
+
+    @field_validator("session_secret_previous")
+    @classmethod
+    def _previous(cls, value: SecretStr) -> SecretStr:
+        for number, raw in enumerate(_split_secrets(value.get_secret_value()), 1):
+            if raw == PLACEHOLDER_SECRET:
+                raise ValueError(f"secret {number} is the .env.example placeholder")
+            if len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"secret {number} must be at least {MIN_SECRET_LENGTH} characters "
+                    f"(got {len(raw)})"
+                )
         return value
 
     @field_validator("zitadel_domain")
@@ -314,7 +383,10 @@ class Settings(BaseSettings):
         scheme = value.split("://", 1)[0] if "://" in value else ""
         check = SESSION_STORE_CHECKS.get(scheme)
         if check is None:
-            raise ValueError("must be sqlite:///path, memory:// or redis://host:port/db")
+            raise ValueError(
+                "must be sqlite:///path, memory://, redis://host:port/db, "
+                "redis+sentinel://host:port,.../master/db or redis+cluster://host:port,.../"
+            )
         problem = check(value)
         if problem:
             raise ValueError(problem)
@@ -413,6 +485,13 @@ class Settings(BaseSettings):
         self._client_key = key
         return self
 
+    @field_validator("log_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
     @model_validator(mode="after")
     def _lifetimes(self) -> Settings:
         if self.session_max_lifetime < self.session_duration:
@@ -420,6 +499,15 @@ class Settings(BaseSettings):
                 "SESSION_MAX_LIFETIME must be at least SESSION_DURATION "
                 f"({self.session_max_lifetime} < {self.session_duration})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ports(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(f"METRICS_PORT: must differ from PORT (both {self.port})")
+        current = self.session_secret.get_secret_value()
+        if current in self.previous_secrets:
+            raise ValueError("SESSION_SECRET_PREVIOUS: must not repeat SESSION_SECRET")
         return self
 
     # Derived values -----------------------------------------------------------------------
@@ -483,6 +571,19 @@ class Settings(BaseSettings):
     @property
     def forwarded_allow_ips(self) -> str | None:
         return self.trusted_proxies or None
+
+    @property
+    def previous_secrets(self) -> list[str]:
+        return _split_secrets(self.session_secret_previous.get_secret_value())
+
+    @property
+    def request_log(self) -> bool:
+        """Whether each request gets an id and an access-log line (default: with JSON logs)."""
+        return self.access_log if self.access_log is not None else self.log_format == "json"
+
+
+def _split_secrets(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _problems(exc: ValidationError) -> dict[str, str]:

@@ -153,8 +153,10 @@ def _ready(url: str) -> bool:
         return False
 
 
+#: The module's access line: method, route template (never the query), status, duration, id.
 ACCESS_LINE = re.compile(
-    r' INFO uvicorn\.access: 127\.0\.0\.1:\d+ - "GET /auth/callback HTTP/1\.1" 303$', re.M
+    r" INFO zitadel_bff\.access: GET /auth/callback 303 [0-9.]+ ms \[request_id=[0-9a-f]{16}\]$",
+    re.M,
 )
 
 

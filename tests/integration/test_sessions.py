@@ -253,7 +253,11 @@ def test_health_and_readiness(app: ThreadedServer, client: httpx.Client) -> None
     assert client.get(app.url + "/healthz").json() == {"status": "ok"}
     ready = client.get(app.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "store": "ok", "provider": "ok"}
+    body = ready.json()
+    assert {k: body[k] for k in ("status", "store", "provider")} == {
+        "status": "ok", "store": "ok", "provider": "ok"
+    }
+    assert set(body["checks"]) == {"store", "provider"}
 
 
 def test_security_headers(app: ThreadedServer, client: httpx.Client) -> None:

@@ -49,7 +49,7 @@ def own_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-sentinel", "redis-cluster"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer | None
 ) -> AsyncIterator[Store]:
@@ -58,9 +58,15 @@ async def store(
     elif request.param == "sqlite":
         s = SQLiteStore(tmp_path / "store.db")
     else:
-        if redis_server is None:
+        if request.param == "redis-sentinel":
+            url = request.getfixturevalue("redis_sentinel").url
+        elif request.param == "redis-cluster":
+            url = request.getfixturevalue("redis_cluster").url
+        elif redis_server is None:
             pytest.skip("redis-server is not installed")
-        redis = store_from_url(redis_server.url)
+        else:
+            url = redis_server.url
+        redis = store_from_url(url)
         assert isinstance(redis, redis_store.RedisStore)
         await redis._redis.flushdb()
         s = redis
@@ -139,6 +145,50 @@ async def test_touch_moves_the_expiry_and_keeps_the_value_and_tags(store: Store)
     assert entry.expires_at == pytest.approx(expires_at, abs=0.002)
     assert await store.delete_tagged("sub:u") == 1
     assert await store.touch("s:a", later()) is False
+
+
+async def test_get_and_touch_moves_the_expiry_by_at_least_the_step(store: Store) -> None:
+    first = later(60)
+    await store.set("s:a", b"v", first, ["sub:u"])
+    unmoved = await store.get_and_touch("s:a", first + 5, 10)
+    assert unmoved is not None and unmoved.value == b"v"
+    assert unmoved.expires_at == pytest.approx(first, abs=0.002)
+    target = later(600)
+    moved = await store.get_and_touch("s:a", target, 10)
+    assert moved is not None and moved.value == b"v"
+    assert moved.expires_at == pytest.approx(target, abs=0.002)
+    entry = await store.get("s:a")
+    assert entry is not None and entry.expires_at == pytest.approx(target, abs=0.002)
+    assert await store.get_and_touch("s:other", target, 10) is None
+    assert await store.delete_tagged("sub:u") == 1  # the tags followed the record
+
+
+async def test_lock_is_exclusive_until_released(store: Store) -> None:
+    async with store.lock("s:l", 5) as first, store.lock("s:l", 0.1) as second:
+        expected = (True, True) if isinstance(store, MemoryStore) else (True, False)
+        assert (first, second) == expected  # the memory store serves one process only
+    async with store.lock("s:l", 0.1) as third:
+        assert third is True
+
+
+async def test_sqlite_lock_is_shared_by_every_process_on_the_file(tmp_path: Path) -> None:
+    """Two stores on one file, as two workers have: one holds the lock, the other waits."""
+    first, second = SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "shared.db")
+    try:
+        async with first.lock("s:l", 5) as held, second.lock("s:l", 0.1) as other:
+            assert (held, other) == (True, False)
+        async with second.lock("s:l", 0.1) as after:
+            assert after is True
+        # A holder that died leaves a row that expires after its ttl; then the lock is free.
+        first._db.execute(
+            "INSERT INTO locks (key, token, expires_at) VALUES ('s:dead', 'x', ?)",
+            (time.time() - 1,),
+        )
+        async with second.lock("s:dead", 0.1) as taken:
+            assert taken is True
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_pop_is_one_time_even_when_concurrent(store: Store) -> None:
@@ -348,8 +398,9 @@ async def test_redis_count_pages_through_scan(redis_server: RedisServer | None) 
     try:
         raw = store._redis
         await raw.flushdb()
-        await raw.mset({f"zbff:s:{i}": b"v" for i in range(2500)})
-        await raw.set("zbff:t:other", b"v")
+        await raw.mset({f"zbff:{{s:{i}}}": b"v" for i in range(2500)})
+        # what is not a record of the prefix: another prefix, a record's tags, its lock
+        await raw.mset({"zbff:{t:other}": b"v", "zbff:{s:1}:tags": b"v", "zbff:{s:1}:lock": b"v"})
         assert await store.count("s:") == 2500
     finally:
         await store.close()

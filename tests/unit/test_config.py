@@ -156,7 +156,36 @@ SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
             "redis://localhost:6379/sessions",
             "must end with a database number, e.g. redis://localhost:6379/0",
         ),
-        ("mysql://x", "must be sqlite:///path, memory:// or redis://host:port/db"),
+        (
+            "redis+sentinel://h1:26379,h2/mymaster/0",
+            "must list host:port pairs separated by commas, e.g. "
+            "redis+sentinel://host:26379,host2:26379/mymaster/0",
+        ),
+        (
+            "redis+sentinel://h1:26379/",
+            "names no master (service) name, e.g. "
+            "redis+sentinel://host:26379,host2:26379/mymaster/0",
+        ),
+        (
+            "redis+sentinel://h1:26379/mymaster/db",
+            "must end with a database number, e.g. "
+            "redis+sentinel://host:26379,host2:26379/mymaster/0",
+        ),
+        (
+            "redis+cluster://:pw@h1:7000,h2:x/",
+            "must list host:port pairs separated by commas, e.g. "
+            "redis+cluster://host:7000,host2:7001/",
+        ),
+        (
+            "redis+cluster://h1:7000/3",
+            "takes no database (a cluster has only database 0), e.g. "
+            "redis+cluster://host:7000,host2:7001/",
+        ),
+        (
+            "mysql://x",
+            "must be sqlite:///path, memory://, redis://host:port/db, "
+            "redis+sentinel://host:port,.../master/db or redis+cluster://host:port,.../",
+        ),
     ],
 )
 def test_each_bad_session_store_says_what_was_meant(store: str, message: str) -> None:
@@ -175,7 +204,57 @@ def test_each_bad_session_store_says_what_was_meant(store: str, message: str) ->
         "redis://localhost:6379/0",
         "redis://cache",
         "rediss://user:pw@cache.example.com:6380/2",
+        "redis+sentinel://h1:26379,h2:26380/mymaster/0",
+        "redis+sentinel://:pw@h1:26379/mymaster",
+        "redis+cluster://h1:7000,h2:7001/",
+        "redis+cluster://user:pw@h1:7000",
     ],
 )
 def test_accepted_session_stores(store: str) -> None:
     assert load_settings(None, **{**GOOD, "session_store": store}).session_store == store
+
+
+def test_operations_settings_default_to_off() -> None:
+    settings = load_settings(None, **GOOD)
+    assert settings.metrics_port is None
+    assert settings.log_format == "text"
+    assert settings.request_log is False
+    assert settings.previous_secrets == []
+    assert settings.shutdown_timeout == 30
+
+
+def test_json_logs_bring_the_access_log_unless_it_is_turned_off() -> None:
+    assert load_settings(None, **GOOD, log_format="JSON").request_log is True
+    assert load_settings(None, **GOOD, log_format="json", access_log=False).request_log is False
+    assert load_settings(None, **GOOD, access_log=True).request_log is True
+
+
+def test_previous_secrets_are_a_comma_separated_list() -> None:
+    first, second = "a" * 32, "b" * 40
+    settings = load_settings(None, **GOOD, session_secret_previous=f" {first}, {second} ,")
+    assert settings.previous_secrets == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name", "message"),
+    [
+        ({"session_secret_previous": "short"}, "SESSION_SECRET_PREVIOUS",
+         "secret 1 must be at least 32 characters (got 5)"),
+        ({"session_secret_previous": f"{'a' * 32},{PLACEHOLDER_SECRET}"},
+         "SESSION_SECRET_PREVIOUS", "secret 2 is the .env.example placeholder"),
+        ({"session_secret_previous": GOOD["session_secret"]}, "SESSION_SECRET_PREVIOUS",
+         "must not repeat SESSION_SECRET"),
+        ({"metrics_port": 0}, "METRICS_PORT", "Input should be greater than or equal to 1"),
+        ({"metrics_port": GOOD.get("port", 3000)}, "METRICS_PORT",
+         "must differ from PORT (both 3000)"),
+        ({"log_format": "xml"}, "LOG_FORMAT", "must be one of text, json"),
+        ({"shutdown_timeout": 0}, "SHUTDOWN_TIMEOUT",
+         "Input should be greater than or equal to 1"),
+    ],
+)
+def test_operations_settings_fail_fast_naming_the_variable(
+    overrides: dict[str, object], name: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, **overrides})
+    assert info.value.problems == {name: message}

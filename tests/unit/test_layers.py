@@ -16,6 +16,7 @@ LAYERS = {
     "zitadel_bff.errors": 0,
     "zitadel_bff.keyfile": 0,
     "zitadel_bff.config": 1,
+    "zitadel_bff.observability": 1,  # metrics and logs: used by every layer above
     "zitadel_bff.oidc": 2,
     "zitadel_bff.sessions": 3,
     "zitadel_bff.web": 4,

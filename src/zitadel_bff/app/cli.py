@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import contextlib
+import os
 import secrets
+import shutil
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .. import BFFError, ConfigError, Settings, StoreUnavailable, ZitadelAuth, load_settings
+from .. import (
+    BFFError,
+    ConfigError,
+    MetricsServer,
+    Settings,
+    StoreUnavailable,
+    ZitadelAuth,
+    configure_logging,
+    load_settings,
+)
+from ..observability import audit
+from .factory import ENV_FILE_VARIABLE
 
 if TYPE_CHECKING:
     from .. import Store
 
-__all__ = ["configure_logging", "main"]
+__all__ = ["configure_logging", "main"]  # configure_logging: kept here for existing imports
 
 ENV_FILE = ".env"
 SECRET_BYTES = 48
@@ -25,23 +39,8 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 
-class RedactQueryFilter(logging.Filter):
-    """Drops query strings from access-log lines: callbacks carry codes and states."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
-
-
-def configure_logging(level: str) -> None:
-    """Logging for the entry points (serve, the demo): one line per record, no secrets."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("uvicorn.access").addFilter(RedactQueryFilter())
-    # Authlib logs request details (including the PKCE verifier) at DEBUG: keep it quieter.
-    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+#: prometheus-client's multiprocess directory, set for the workers before they start.
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _open_store(settings: Settings) -> Store | None:
@@ -56,22 +55,38 @@ def _open_store(settings: Settings) -> Store | None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """uvicorn in this process, or ``--workers N`` processes on one port. On SIGTERM (or
+    Ctrl-C) uvicorn stops accepting connections, lets the requests in flight finish for up to
+    SHUTDOWN_TIMEOUT seconds, then runs the lifespan's shutdown and exits."""
     import uvicorn
 
     from .factory import create_app
 
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        access_log=args.access_log,
-        server_header=False,
-        log_config=None,  # keep configure_logging's set-up, with its query-string redaction
-    )
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "access_log": False,  # the module's own access log has the request id and the route
+        "server_header": False,
+        "log_config": None,  # keep configure_logging's set-up
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+    if args.workers == 1 and not os.environ.get(MULTIPROC_VARIABLE):
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Each worker builds its app from the environment, as this process did.
+    os.environ[ENV_FILE_VARIABLE] = args.env_file
+    if args.access_log:
+        os.environ["ACCESS_LOG"] = "true"
+    with _shared_metrics(settings):
+        uvicorn.run(
+            "zitadel_bff.app.factory:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            **options,
+        )
     return 0
 
 
@@ -81,6 +96,25 @@ def _client_kind(settings: Settings) -> str:
     if settings.zitadel_client_secret.get_secret_value():
         return "confidential (client secret)"
     return "public (PKCE, none)"
+
+
+@contextlib.contextmanager
+def _shared_metrics(settings: Settings) -> Iterator[None]:
+    """With METRICS_PORT and several workers: a fresh multiprocess directory for the workers'
+    values (unless PROMETHEUS_MULTIPROC_DIR names one), served by this process as their sum."""
+    if settings.metrics_port is None:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_VARIABLE)
+    directory = given or tempfile.mkdtemp(prefix="zitadel-bff-metrics-")
+    os.environ[MULTIPROC_VARIABLE] = directory
+    server = MetricsServer(settings.metrics_port, settings.host)
+    try:
+        yield
+    finally:
+        server.close()
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 async def _check(settings: Settings) -> int:
@@ -132,7 +166,9 @@ async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) 
         elif args.action == "purge":
             print(f"purged {await store.purge_expired()} expired record(s)")
         else:
-            print(f"revoked {await manager.end_by_sub(args.sub)} session(s)")
+            ended = await manager.end_by_sub(args.sub)
+            audit("sessions_revoked", ended=ended)
+            print(f"revoked {ended} session(s)")
     finally:
         await auth.shutdown()
     return 0
@@ -145,13 +181,25 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web app (HOST, PORT)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--access-log", action="store_true", help="one line per request (default with JSON logs)"
+    )
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="processes serving the port (default 1)"
+    )
     sub.add_parser("check", help="validate the configuration and probe discovery")
     sub.add_parser("secret", help="print a new SESSION_SECRET")
     sessions = sub.add_parser("sessions", help="count, purge or revoke stored sessions")
     sessions.add_argument("action", choices=["count", "purge", "revoke"])
     sessions.add_argument("--sub", help="with revoke: the ZITADEL user id")
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,12 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sessions" and args.action == "revoke" and not args.sub:
         print("zitadel-bff: sessions revoke needs --sub", file=sys.stderr)
         return EXIT_CONFIG
+    overrides = {"access_log": True} if args.command == "serve" and args.access_log else {}
     try:
-        settings = load_settings(args.env_file)
+        settings = load_settings(args.env_file, **overrides)
     except ConfigError as exc:
         print(f"zitadel-bff: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "check":
             return asyncio.run(_check(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,11 +11,14 @@ import httpx
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from .. import Settings, Store, ZitadelAuth
+from .. import Settings, Store, ZitadelAuth, configure_logging, load_settings
 from .pages import STATIC_DIR, STATIC_PREFIX, TEMPLATES_DIR
 from .pages import router as pages_router
 
-__all__ = ["create_app"]
+__all__ = ["ENV_FILE_VARIABLE", "app_from_environment", "create_app"]
+
+#: The env file ``zitadel-bff serve --workers N`` read, passed on to its workers.
+ENV_FILE_VARIABLE = "ZITADEL_BFF_ENV_FILE"
 
 
 def create_app(
@@ -51,3 +55,11 @@ def create_app(
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, error_pages=True)  # deny by default: the pages opt out with @public
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of ``zitadel-bff serve --workers N``: the settings from the
+    environment and the env file the command read, its logging set up as the command's."""
+    settings = load_settings(os.environ.get(ENV_FILE_VARIABLE, ".env"))
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

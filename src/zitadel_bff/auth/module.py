@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,18 @@ from fastapi import FastAPI
 
 from ..config import Settings
 from ..errors import BFFError
+from ..observability import NO_METRICS, Metrics, MetricsServer, multiprocess_dir
+from ..observability.metrics import NullMetrics
 from ..oidc import OIDCClient
 from ..sessions import Keyring, SessionManager, Store, store_from_url
-from ..web import AuthMiddleware, CookiePolicy, ReverseProxy, security_headers
+from ..sessions.stores import InstrumentedStore
+from ..web import (
+    AuthMiddleware,
+    CookiePolicy,
+    RequestLogMiddleware,
+    ReverseProxy,
+    security_headers,
+)
 from .assets import build_assets
 from .bearer import BearerValidator
 from .proxy import ProxyConfig
@@ -33,6 +43,8 @@ __all__ = ["ZitadelAuth"]
 logger = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 300.0
+#: The longest a readiness probe waits for one dependency (seconds).
+READY_TIMEOUT = 2.0
 
 
 class ZitadelAuth:
@@ -52,11 +64,16 @@ class ZitadelAuth:
         self.templates, self.static = build_assets(
             settings, Path(templates_dir) if templates_dir else None
         )
-        self.keyring = Keyring(settings.session_secret.get_secret_value())
+        self.keyring = Keyring(
+            settings.session_secret.get_secret_value(), settings.previous_secrets
+        )
         self.cookies = CookiePolicy(
             secure=settings.secure_cookies, session_max_age=settings.session_max_lifetime
         )
-        self.oidc = OIDCClient.from_settings(settings, transport=transport)
+        #: Prometheus metrics when METRICS_PORT is set; otherwise a recorder of nothing.
+        self.metrics: NullMetrics = Metrics() if settings.metrics_port else NO_METRICS
+        self._metrics_server: MetricsServer | None = None
+        self.oidc = OIDCClient.from_settings(settings, transport=transport, metrics=self.metrics)
         #: Validates ``Authorization: Bearer`` tokens of API clients (see auth/bearer.py).
         self.bearer = BearerValidator(
             self.oidc,
@@ -115,8 +132,15 @@ class ZitadelAuth:
 
         app.state.zitadel_auth = self
         gate = RouteGate(app).sync if deny_by_default else None
+        # Request ids and the access log only when wanted: the plain middleware otherwise.
+        middleware: type[AuthMiddleware] = AuthMiddleware
+        logging_options: dict[str, Any] = {}
+        if self.settings.request_log:
+            middleware = RequestLogMiddleware
+            logging_options["trust_request_id"] = bool(self.settings.trusted_proxies)
         app.add_middleware(
-            AuthMiddleware,
+            middleware,  # type: ignore[arg-type]
+            **logging_options,
             sessions=lambda: self.sessions,
             policy=self.cookies,
             keyring=self.keyring,
@@ -141,6 +165,8 @@ class ZitadelAuth:
         contacting the provider: for the app's start, and for tools such as the CLI."""
         if self._sessions is None:
             store = self._store or store_from_url(self.settings.session_store)
+            if self.metrics.enabled and not isinstance(store, InstrumentedStore):
+                store = InstrumentedStore(store, self.metrics)
             self._store = store
             self._sessions = SessionManager(
                 store=store,
@@ -148,11 +174,19 @@ class ZitadelAuth:
                 refresher=self.oidc,
                 idle_timeout=self.settings.session_duration,
                 max_lifetime=self.settings.session_max_lifetime,
+                metrics=self.metrics,
             )
         return self._sessions
 
     async def startup(self) -> None:
         self.open_sessions()
+        port = self.settings.metrics_port
+        if isinstance(self.metrics, Metrics) and port and multiprocess_dir() is None:
+            # One process: it serves its own metrics. With several workers the supervisor
+            # serves the sum of theirs (zitadel-bff serve --workers).
+            self._metrics_server = MetricsServer(
+                port, self.settings.host, registry=self.metrics.registry
+            )
         try:
             meta = await self.oidc.metadata()
             logger.info("provider discovery loaded for %s", meta.issuer)
@@ -165,6 +199,9 @@ class ZitadelAuth:
             await self.proxy.start()
 
     async def shutdown(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
         if self._purge_task is not None:
             self._purge_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -193,8 +230,25 @@ class ZitadelAuth:
             if purged:
                 logger.info("purged %d expired record(s)", purged)
 
-    async def ready(self) -> dict[str, str]:
-        """Readiness: the store answers and discovery is loaded. Raises BFFError if not."""
-        await self.sessions.store.ping()
-        await self.oidc.metadata()
-        return {"store": "ok", "provider": "ok"}
+    async def ready(self) -> dict[str, dict[str, Any]]:
+        """Readiness of each dependency: the store answers, the provider's discovery is
+        loaded. Each check says ``status`` (``ok`` or ``unavailable`` with the error code) and
+        how long it took (``latency_ms``); none waits longer than READY_TIMEOUT."""
+        store, provider = await asyncio.gather(
+            _check(self.sessions.store.ping()), _check(self.oidc.metadata())
+        )
+        return {"store": store, "provider": provider}
+
+
+async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    result: dict[str, Any] = {"status": "ok"}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await probe
+    except BFFError as exc:
+        result = {"status": "unavailable", "error": exc.code}
+    except TimeoutError:
+        result = {"status": "unavailable", "error": "timeout"}
+    result["latency_ms"] = round((time.perf_counter() - start) * 1000, 3)
+    return result

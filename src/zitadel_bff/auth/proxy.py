@@ -26,10 +26,11 @@ from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..config import Settings, parse_api_routes
 from ..errors import BFFError, NotAuthenticated, SessionEnded
+from ..observability.metrics import NullMetrics
 from ..sessions import SessionData
 from ..web import (
     CSRF_HEADER,
@@ -133,6 +134,21 @@ def _check_origin(scope: Scope) -> None:
     )
 
 
+#: The route label of requests the gateway answered (API routes are labelled by prefix).
+GATEWAY_ROUTE = "gateway"
+
+
+def _counted(metrics: NullMetrics, route: str, send: Send) -> Send:
+    """``send``, counting the answer's status for ``route`` (only when metrics are on)."""
+
+    async def counting_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            metrics.proxied(route, message["status"])
+        await send(message)
+
+    return counting_send
+
+
 def _log(scope: Scope, exc: BFFError) -> None:
     level = logging.WARNING if exc.status >= 500 else logging.INFO
     logger.log(level, "%s %s -> %s: %s", scope["method"], scope["path"], exc.code, exc)
@@ -158,6 +174,8 @@ class ApiRoutes(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         upstream: Upstream = scope[UPSTREAM_KEY]
+        if self.auth.metrics.enabled:
+            send = _counted(self.auth.metrics, upstream.prefix, send)
         try:
             request = await self._request(scope, upstream)
             await self.auth.proxy.forward(scope, receive, send, request)
@@ -194,6 +212,8 @@ class Gateway:
         if scope["type"] == "websocket":  # the router sends only http and websocket here
             await send({"type": "websocket.close", "code": 1003})  # not proxied
             return
+        if self.auth.metrics.enabled:
+            send = _counted(self.auth.metrics, GATEWAY_ROUTE, send)
         try:
             request = await self._request(scope)
             await self.auth.proxy.forward(scope, receive, send, request)

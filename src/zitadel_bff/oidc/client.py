@@ -35,6 +35,7 @@ from ..errors import (
     UserinfoMismatch,
 )
 from ..keyfile import ClientKey
+from ..observability.metrics import NO_METRICS, NullMetrics
 from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
 from .keys import JWKSCache
 from .tokens import TokenValidator
@@ -142,8 +143,11 @@ class OIDCClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         client_key: ClientKey | None = None,
+        metrics: NullMetrics = NO_METRICS,
     ) -> None:
         self.issuer = issuer
+        #: Times every call to the provider, by endpoint.
+        self.metrics = metrics
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.scopes = scopes
@@ -180,7 +184,11 @@ class OIDCClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: NullMetrics = NO_METRICS,
     ) -> OIDCClient:
         return cls(
             issuer=settings.issuer,
@@ -193,6 +201,7 @@ class OIDCClient:
             timeout=settings.zitadel_timeout,
             transport=transport,
             client_key=settings.client_key,
+            metrics=metrics,
         )
 
     async def aclose(self) -> None:
@@ -208,7 +217,9 @@ class OIDCClient:
             if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL:
                 return self._metadata
             try:
-                doc = await self._get_json(self.issuer.rstrip("/") + DISCOVERY_PATH)
+                doc = await self._get_json(
+                    self.issuer.rstrip("/") + DISCOVERY_PATH, endpoint="discovery"
+                )
             except ProviderUnavailable:
                 if self._metadata is not None:
                     logger.warning("discovery reload failed; keeping the cached document")
@@ -232,9 +243,10 @@ class OIDCClient:
         self._http.token_endpoint_auth_method = method
         self._http.revocation_endpoint_auth_method = method
 
-    async def _get_json(self, url: str) -> dict[str, Any]:
+    async def _get_json(self, url: str, *, endpoint: str) -> dict[str, Any]:
         try:
-            resp = await self._http.request("GET", url, withhold_token=True)
+            with self.metrics.provider_call(endpoint):
+                resp = await self._http.request("GET", url, withhold_token=True)
             resp.raise_for_status()
             data = resp.json()
         except httpx.HTTPError as exc:
@@ -250,7 +262,7 @@ class OIDCClient:
         return len((await self.validator.jwks.key_set()).keys)
 
     async def _fetch_jwks(self) -> dict[str, Any]:
-        return await self._get_json((await self.metadata()).jwks_uri)
+        return await self._get_json((await self.metadata()).jwks_uri, endpoint="jwks")
 
     # Login ---------------------------------------------------------------------------------
 
@@ -296,7 +308,8 @@ class OIDCClient:
         # Authlib's client keeps the last token on itself; we take the returned value at once
         # (no await in between), so concurrent users never see each other's tokens.
         try:
-            token = await call
+            with self.metrics.provider_call("token"):
+                token = await call
         except OAuthError as exc:
             raise TokenExchangeFailed(f"token endpoint refused: {exc.error}") from exc
         except httpx.HTTPStatusError as exc:
@@ -317,12 +330,13 @@ class OIDCClient:
         if meta.userinfo_endpoint is None:
             return {}
         try:
-            resp: httpx.Response = await self._http.request(
-                "GET",
-                meta.userinfo_endpoint,
-                headers={"Authorization": f"Bearer {access_token}"},
-                withhold_token=True,
-            )
+            with self.metrics.provider_call("userinfo"):
+                resp: httpx.Response = await self._http.request(
+                    "GET",
+                    meta.userinfo_endpoint,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                    withhold_token=True,
+                )
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"userinfo unreachable: {exc.__class__.__name__}") from exc
         if resp.status_code == httpx.codes.UNAUTHORIZED:
@@ -368,9 +382,10 @@ class OIDCClient:
         if meta.revocation_endpoint is None:
             return False
         try:
-            resp = await self._http.revoke_token(
-                meta.revocation_endpoint, token=token, token_type_hint=hint
-            )
+            with self.metrics.provider_call("revocation"):
+                resp = await self._http.revoke_token(
+                    meta.revocation_endpoint, token=token, token_type_hint=hint
+                )
         except httpx.HTTPError as exc:
             logger.warning("token revocation failed: %s", exc.__class__.__name__)
             return False
@@ -387,9 +402,10 @@ class OIDCClient:
         if meta.introspection_endpoint is None:
             raise ProviderMisconfigured("the provider has no introspection endpoint")
         try:
-            resp = await self._http.introspect_token(
-                meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
-            )
+            with self.metrics.provider_call("introspection"):
+                resp = await self._http.introspect_token(
+                    meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
+                )
         except httpx.HTTPError as exc:
             name = exc.__class__.__name__
             raise ProviderUnavailable(f"introspection unreachable: {name}") from exc

@@ -4,6 +4,11 @@ A record's value (claims and tokens, sealed) and its expiry are written separate
 idle expiry is a :meth:`Store.touch`, a token rotation an :meth:`Store.update` of the value.
 Neither rewrites what the other owns, so an instance extending the expiry can never put back a
 refresh token that another instance has just rotated (ZITADEL refuses a rotated one at once).
+
+Secret rotation: with previous secrets in the keyring, a cookie whose record is not under the
+current secret's key is looked up under the previous ones; a record found there is resealed
+under the current secret and moved to the current key at once (its first write), so each
+session is migrated by its own next request.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from ..errors import (
     RefreshRefused,
     SessionEnded,
 )
+from ..observability import NO_METRICS, audit
+from ..observability.metrics import NullMetrics
 from .record import SessionData, TokenUpdate
 from .sealing import Keyring, SealError
-from .stores.base import Store
+from .stores.base import Entry, Store
 
 __all__ = ["SESSION_ID_BYTES", "Refresher", "SessionManager"]
 
@@ -75,6 +82,7 @@ class SessionManager:
         idle_timeout: int,
         max_lifetime: int,
         clock: Callable[[], float] = time.time,
+        metrics: NullMetrics = NO_METRICS,
     ) -> None:
         self.store = store
         self.keyring = keyring
@@ -82,6 +90,7 @@ class SessionManager:
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
         self.clock = clock
+        self.metrics = metrics
         self.touch_interval = min(MAX_TOUCH_INTERVAL, idle_timeout / 10)
         # One refresh in flight per session in this process; every request that needs it
         # awaits the same task and gets the same outcome, failure included.
@@ -116,21 +125,26 @@ class SessionManager:
         if len(self._decoded) > DECODED_CACHE_SIZE:
             self._decoded.popitem(last=False)
 
+    def _tags(self, data: SessionData) -> list[str]:
+        tags = [self.keyring.lookup_key(SUB_NS, data.sub)]
+        if data.oidc_sid:
+            tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
+        return tags
+
     async def create(self, data: SessionData) -> str:
         """Store a new session under a fresh id (never reuse one: no fixation)."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = self._key(session_id)
-        tags = [self.keyring.lookup_key(SUB_NS, data.sub)]
-        if data.oidc_sid:
-            tags.append(self.keyring.lookup_key(SID_NS, data.oidc_sid))
         data.expires_at = self._expiry(data.created_at, self.clock())
         sealed = self._seal(key, data)
-        await self.store.set(key, sealed, data.expires_at, tags)
+        await self.store.set(key, sealed, data.expires_at, self._tags(data))
         self._remember(key, sealed, data)
         return session_id
 
     async def _read(self, key: str) -> SessionData | None:
-        entry = await self.store.get(key)
+        return await self._decode(key, await self.store.get(key))
+
+    async def _decode(self, key: str, entry: Entry | None) -> SessionData | None:
         if entry is None:
             self._decoded.pop(key, None)
             return None
@@ -140,15 +154,63 @@ class SessionManager:
             cached[1].expires_at = entry.expires_at
             return cached[1]
         try:
-            data = SessionData.from_json(
-                self.keyring.open(entry.value, aad=key.encode()), entry.expires_at
-            )
+            plain, current = self.keyring.open_current(entry.value, aad=key.encode())
+            data = SessionData.from_json(plain, entry.expires_at)
         except (SealError, ValueError, TypeError) as exc:
-            # Sealed under an older secret, or damaged: treat as signed out, and drop it.
+            # Sealed under a secret no longer configured, or damaged: treat as signed out,
+            # and drop it.
             logger.warning("dropping an unreadable session record: %s", exc)
             await self.store.delete(key)
             return None
-        self._remember(key, entry.value, data)
+        sealed = entry.value
+        if not current:
+            sealed = self._seal(key, data)
+            if not await self.store.update(key, sealed):
+                return None
+        self._remember(key, sealed, data)
+        return data
+
+    async def _migrate(self, session_id: str, key: str) -> SessionData | None:
+        """The record of ``session_id`` stored under a previous secret's key, resealed under
+        the current secret and moved to the current key (written there before the old one is
+        deleted, so a concurrent request finds it in one place or the other)."""
+        for old_key in self.keyring.previous_lookup_keys(SESSION_NS, session_id):
+            entry = await self.store.get(old_key)
+            if entry is None:
+                continue
+            try:
+                plain, _ = self.keyring.open_current(entry.value, aad=old_key.encode())
+                data = SessionData.from_json(plain, entry.expires_at)
+            except (SealError, ValueError, TypeError) as exc:
+                logger.warning("dropping an unreadable session record: %s", exc)
+                await self.store.delete(old_key)
+                return None
+            sealed = self._seal(key, data)
+            await self.store.set(key, sealed, entry.expires_at, self._tags(data))
+            await self.store.delete(old_key)
+            self._remember(key, sealed, data)
+            logger.debug("moved a session record to the current SESSION_SECRET")
+            return data
+        return None
+
+    async def _fetch(self, session_id: str, key: str, now: float) -> SessionData | None:
+        cached = self._decoded.get(key)
+        if cached is not None and now < cached[1].expires_at:
+            # The hot path: a session alive when this process last read it, whose creation
+            # time (so the expiry to move it to) is known: the store reads and touches in one
+            # round trip. Otherwise read first and check, so that an idle session is never
+            # extended by the touch.
+            expiry = self._expiry(cached[1].created_at, now)
+            if expiry > now:
+                entry = await self.store.get_and_touch(key, expiry, self.touch_interval)
+                if entry is not None and entry.value == cached[0]:
+                    self._decoded.move_to_end(key)  # unchanged: _decode's cache hit, inline
+                    cached[1].expires_at = entry.expires_at
+                    return cached[1]
+                return await self._decode(key, entry)
+        data = await self._read(key)
+        if data is None and self.keyring.rotating:
+            return await self._migrate(session_id, key)
         return data
 
     async def load(self, session_id: str) -> SessionData | None:
@@ -156,10 +218,10 @@ class SessionManager:
         if not session_id or len(session_id) > 128:
             return None
         key = self._key(session_id)
-        data = await self._read(key)
+        now = self.clock()
+        data = await self._fetch(session_id, key, now)
         if data is None:
             return None
-        now = self.clock()
         if now >= min(data.expires_at, data.created_at + self.max_lifetime):
             # Expired a moment ago (the store's clock has not caught up), or the absolute cap
             # was lowered since the record was written.
@@ -221,6 +283,7 @@ class SessionManager:
                 return current  # already replaced since the provider refused it
             if not granted:
                 self._fail(key)
+                self.metrics.refresh("lock_timeout")
                 raise ProviderUnavailable("another instance held the refresh lock too long")
             if current.refresh_token is None:  # only a refused token gets here without one
                 await self._end(key)
@@ -234,11 +297,14 @@ class SessionManager:
         except LoginError as exc:
             # Refused grant, or a refreshed ID token that fails validation: the session ends.
             logger.info("refresh refused (%s); ending the session", exc)
+            self.metrics.refresh("refused")
+            audit("session_refresh_refused", code=exc.code)
             await self._end(key)
             raise RefreshRefused("the provider refused to refresh") from exc
         except ProviderError as exc:
             # A provider outage must not sign everybody out: keep the session, retry later.
             failures = self._fail(key)
+            self.metrics.refresh("error")
             logger.warning("refresh failed (%s); keeping the session (failure %d)", exc, failures)
             raise
         now = self.clock()
@@ -252,7 +318,8 @@ class SessionManager:
             raise SessionEnded("the session was ended during its refresh")
         self._remember(key, sealed, fresh)
         self._backoff.pop(key, None)
-        logger.info("refreshed the tokens of a session")
+        self.metrics.refresh("success")
+        audit("session_refreshed")
         return fresh
 
     def _fail(self, key: str) -> int:
@@ -275,10 +342,16 @@ class SessionManager:
         await self._end(self._key(session_id))
 
     async def end_by_sid(self, oidc_sid: str) -> int:
-        return await self.store.delete_tagged(self.keyring.lookup_key(SID_NS, oidc_sid))
+        return await self._end_tagged(SID_NS, oidc_sid)
 
     async def end_by_sub(self, sub: str) -> int:
-        return await self.store.delete_tagged(self.keyring.lookup_key(SUB_NS, sub))
+        return await self._end_tagged(SUB_NS, sub)
+
+    async def _end_tagged(self, namespace: str, value: str) -> int:
+        ended = await self.store.delete_tagged(self.keyring.lookup_key(namespace, value))
+        for old in self.keyring.previous_lookup_keys(namespace, value):
+            ended += await self.store.delete_tagged(old)  # records not yet migrated
+        return ended
 
     async def count(self) -> int:
         return await self.store.count(SESSION_NS + ":")
@@ -294,6 +367,10 @@ class SessionManager:
         """The login transaction for ``state``, at most once."""
         key = self.keyring.lookup_key("tx", state)
         sealed = await self.store.pop(key)
+        for old in self.keyring.previous_lookup_keys("tx", state):
+            if sealed is not None:
+                break
+            key, sealed = old, await self.store.pop(old)  # started before a rotation
         if sealed is None:
             return None
         try:
@@ -305,4 +382,7 @@ class SessionManager:
 
     async def first_use(self, namespace: str, value: str, expires_at: float) -> bool:
         """True the first time ``value`` is seen in ``namespace`` before it expires."""
+        for old in self.keyring.previous_lookup_keys(namespace, value):
+            if await self.store.get(old) is not None:
+                return False  # seen before a rotation
         return await self.store.add(self.keyring.lookup_key(namespace, value), expires_at)

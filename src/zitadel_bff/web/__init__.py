@@ -16,6 +16,7 @@ from .proxy import (
     upstream_path,
 )
 from .redirects import safe_return_to
+from .requestlog import RequestLogMiddleware
 from .static import STATIC_PREFIX, MemoryStaticFiles
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "CookiePolicy",
     "MemoryStaticFiles",
     "ProxyRequest",
+    "RequestLogMiddleware",
     "ReverseProxy",
     "SecurityHeaders",
     "Upstream",

@@ -21,7 +21,8 @@ from tests.support.cli import CliResult, environment, logging_restored, run_cli,
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, NoRefresher, new_session
 from tests.support.settings import TEST_SECRET
 from zitadel_bff.app import configure_logging
-from zitadel_bff.app.cli import SECRET_BYTES, RedactQueryFilter
+from zitadel_bff.app.cli import SECRET_BYTES
+from zitadel_bff.observability.logs import RedactQueryFilter
 from zitadel_bff.sessions import Keyring, SessionManager, SQLiteStore
 
 #: A provider nobody runs: commands must fail before they reach it, or say it is unreachable.
@@ -118,7 +119,6 @@ def test_env_file_names_another_file(
                 "log_level": "info",
                 "proxy_headers": False,
                 "forwarded_allow_ips": None,
-                "access_log": False,
             },
         ),
         (
@@ -130,7 +130,6 @@ def test_env_file_names_another_file(
                 "log_level": "warning",
                 "proxy_headers": True,
                 "forwarded_allow_ips": "10.0.0.7",
-                "access_log": True,
             },
         ),
     ],
@@ -153,7 +152,15 @@ def test_serve_runs_the_app_with_uvicorn(
     assert isinstance(app, FastAPI)
     assert app.state.zitadel_auth.settings.session_store == "sqlite:///cli.db"
     # The query-string redaction of configure_logging stays: uvicorn gets no logging config.
-    assert kwargs == {**expected, "server_header": False, "log_config": None}
+    # The access log is the module's own (with request ids), never uvicorn's.
+    assert kwargs == {
+        **expected,
+        "access_log": False,
+        "server_header": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+    }
+    assert app.state.zitadel_auth.settings.request_log is ("--access-log" in args)
     assert db.is_file()  # the store was opened (and closed again) before the server started
 
 

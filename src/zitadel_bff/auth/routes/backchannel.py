@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...errors import BadRequest, InvalidLogoutToken
+from ...observability import audit
 from ..dependencies import csrf_exempt, get_auth, public
 from .common import form_of
 
 __all__ = ["router"]
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -24,6 +21,19 @@ router = APIRouter()
 async def backchannel_logout(request: Request) -> Response:
     """A valid logout token -> 200 and the sessions of its sid (or else its sub) end;
     anything else -> 400 (section 2.8)."""
+    auth = get_auth(request)
+    try:
+        ended = await _end_sessions(request)
+    except InvalidLogoutToken:
+        auth.metrics.backchannel("rejected")
+        raise
+    auth.metrics.backchannel("accepted")
+    audit("backchannel_logout", ended=ended)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
+
+async def _end_sessions(request: Request) -> int:
+    """Validate the logout token and end its sessions; how many ended."""
     auth = get_auth(request)
     try:
         token = (await form_of(request)).get("logout_token")
@@ -43,5 +53,4 @@ async def backchannel_logout(request: Request) -> Response:
         ended = await auth.sessions.end_by_sid(sid)
     else:
         ended = await auth.sessions.end_by_sub(claims["sub"])
-    logger.info("back-channel logout ended %d session(s)", ended)
-    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+    return ended

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +19,7 @@ from ...errors import (
     StaleAuthentication,
     UserinfoMismatch,
 )
+from ...observability import audit
 from ...oidc import AuthRequest
 from ...sessions import SessionData
 from ...web import context_of, safe_return_to
@@ -83,17 +83,25 @@ async def signup(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     """Finish the flow; every failure goes to the error page, never a 5xx."""
     try:
-        return await _complete_login(request)
+        response = await _complete_login(request)
     except InvalidCallback as exc:
         # A used or stale callback URL revisited (back button, a bookmark) by a browser that
         # is signed in: nothing failed for this user, so go on instead of showing an error.
         if await context_of(request.scope).optional_session() is not None:
             return see_other(get_auth(request).settings.zitadel_post_login_url)
-        logger.warning("sign-in failed: %s (%s)", exc.code, exc)
-        return see_other(f"/auth/error?error={exc.code}")
+        return _failed(request, exc)
     except (LoginError, ProviderError) as exc:
-        logger.warning("sign-in failed: %s (%s)", exc.code, exc)
-        return see_other(f"/auth/error?error={exc.code}")
+        return _failed(request, exc)
+    get_auth(request).metrics.sign_in()
+    audit("sign_in")
+    return response
+
+
+def _failed(request: Request, exc: LoginError | ProviderError) -> Response:
+    logger.warning("sign-in failed: %s (%s)", exc.code, exc)
+    get_auth(request).metrics.sign_in_failed(exc.code)
+    audit("sign_in_failed", code=exc.code)
+    return see_other(f"/auth/error?error={exc.code}")
 
 
 @router.get("/auth/error")
@@ -134,8 +142,8 @@ async def _complete_login(request: Request) -> Response:
         raise
     tx = await auth.sessions.take_transaction(state)
     browser = context.browser_id
-    if tx is None or not browser or not secrets.compare_digest(
-        str(tx.get("browser", "")), auth.keyring.lookup_key(BROWSER_NS, browser)
+    if tx is None or not browser or not auth.keyring.lookup_matches(
+        BROWSER_NS, browser, str(tx.get("browser", ""))
     ):
         raise InvalidCallback("unknown, used, expired or foreign state")
     iss = request.query_params.get("iss")
@@ -154,7 +162,6 @@ async def _complete_login(request: Request) -> Response:
     if context.session_id:
         await auth.sessions.delete(context.session_id)
     context.start_session(await auth.sessions.create(data), data)
-    logger.info("signed in a user (session created)")
     if not data.profile.roles_asserted:
         auth.warn_once(
             "roles",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...errors import ProviderError
+from ...observability import audit
 from ...web import AuthContext, context_of
 from ..dependencies import check_csrf, csrf_exempt, get_auth, public
 from ..rendering import render
@@ -51,6 +52,8 @@ async def logout(request: Request) -> Response:
     auth = get_auth(request)
     await auth.sessions.delete(context.session_id)
     context.end_session()
+    auth.metrics.sign_out()
+    audit("sign_out")
     url = await _end_session_url(request, session.refresh_token, session.id_token, context)
     return see_other(url or "/auth/logout/success")
 
@@ -102,5 +105,4 @@ async def _end_session_url(
         return None
     if url is not None:
         context.set_logout_state(state, LOGOUT_STATE_TTL)
-        logger.info("signed out a user locally; sending them to end the provider session")
     return url

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from .base import Entry, Store
+from .instrumented import InstrumentedStore
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
-__all__ = ["Entry", "MemoryStore", "SQLiteStore", "Store", "store_from_url"]
+__all__ = ["Entry", "InstrumentedStore", "MemoryStore", "SQLiteStore", "Store", "store_from_url"]
+
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "redis+cluster://")
 
 
 def store_from_url(url: str) -> Store:
@@ -15,7 +18,7 @@ def store_from_url(url: str) -> Store:
         return MemoryStore()
     if url.startswith("sqlite://"):
         return SQLiteStore.from_url(url)
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(REDIS_SCHEMES):
         from .redis import RedisStore  # optional dependency: imported only when used
 
         return RedisStore.from_url(url)

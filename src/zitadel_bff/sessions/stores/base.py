@@ -50,6 +50,18 @@ class Store(abc.ABC):
         False if it is gone. With :meth:`update` this lets a sliding expiry and a token
         rotation be written concurrently without either losing the other."""
 
+    async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+        """:meth:`get`, and when the record is live and its expiry differs from ``expires_at``
+        by ``min_step`` or more, :meth:`touch` it to ``expires_at``; the entry returned
+        carries the expiry it has afterwards. The session hot path: backends that can do both
+        in one round trip (Redis) override it."""
+        entry = await self.get(key)
+        if entry is None or abs(expires_at - entry.expires_at) < min_step:
+            return entry
+        if not await self.touch(key, expires_at):
+            return None  # ended a moment ago
+        return Entry(entry.value, expires_at)
+
     @abc.abstractmethod
     async def delete(self, key: str) -> bool: ...
 

@@ -1,8 +1,9 @@
-"""The embedded default: one SQLite file (WAL mode), shared by the threads of one process.
+"""The embedded default: one SQLite file (WAL mode), shared by the workers on one machine.
 
 Queries run directly on the event loop: an indexed lookup in WAL mode takes tens of
 microseconds, less than handing it to a thread pool would. Purges delete in small batches and
-yield between them, so concurrent requests never wait long.
+yield between them, so concurrent requests never wait long. :meth:`SQLiteStore.lock` is a row
+in the file, so that ``serve --workers N`` refreshes a session's tokens once across processes.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from ...errors import StoreUnavailable
@@ -38,6 +40,17 @@ CREATE TABLE IF NOT EXISTS tags (
     tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_key ON tags (key);
+CREATE TABLE IF NOT EXISTS locks (
+    key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+#: How often a lock held by another process is asked for again (seconds).
+LOCK_POLL = 0.02
+#: Take a lock that is free, or whose holder let it expire (a crashed process).
+ACQUIRE_LOCK = """
+INSERT INTO locks (key, token, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+WHERE locks.expires_at <= ?
 """
 
 
@@ -135,6 +148,21 @@ class SQLiteStore(Store):
             ).fetchone()
         return Entry(bytes(row[0]), float(row[1])) if row else None
 
+    async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+        # The read inline (the hot path); the write only when the expiry is due to move.
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT value, expires_at FROM records WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            ).fetchone()
+        if row is None:
+            return None
+        if abs(expires_at - row[1]) < min_step:
+            return Entry(bytes(row[0]), float(row[1]))
+        if not await self.touch(key, expires_at):
+            return None
+        return Entry(bytes(row[0]), expires_at)
+
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:
@@ -221,12 +249,43 @@ class SQLiteStore(Store):
                 db.executemany("DELETE FROM tags WHERE key = ?", [(k,) for k in keys])
             total += len(keys)
             if len(keys) < PURGE_BATCH:
+                with self._guard() as db:
+                    db.execute("DELETE FROM locks WHERE expires_at <= ?", (time.time(),))
                 return total
             await asyncio.sleep(0)  # let waiting requests run between batches
 
     async def ping(self) -> None:
         with self._guard() as db:
             db.execute("SELECT 1").fetchone()
+
+    def _try_lock(self, key: str, token: str, ttl: float) -> bool:
+        now = time.time()
+        with self._guard() as db:
+            return db.execute(ACQUIRE_LOCK, (key, token, now + ttl, now)).rowcount > 0
+
+    @asynccontextmanager
+    async def lock(self, key: str, ttl: float) -> AsyncIterator[bool]:
+        """A row in ``locks``, shared by every process using the file; polled until granted
+        or ``ttl`` has passed (then yields False: the lock is NOT held). A holder that dies
+        leaves a row that expires after ``ttl``."""
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + ttl
+        acquired = self._try_lock(key, token, ttl)
+        while not acquired and time.monotonic() < deadline:
+            await asyncio.sleep(LOCK_POLL)
+            acquired = self._try_lock(key, token, ttl)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._release(key, token)
+
+    def _release(self, key: str, token: str) -> None:
+        try:
+            with self._guard() as db:
+                db.execute("DELETE FROM locks WHERE key = ? AND token = ?", (key, token))
+        except StoreUnavailable as exc:
+            logger.warning("releasing a SQLite lock failed (it expires by itself): %s", exc)
 
     async def close(self) -> None:
         self._db.close()
