@@ -132,7 +132,9 @@ class Watch:
                 self.problems.append(text.removeprefix(CHECK_PREFIX).strip())
             return
         url = msg.location.get("url") or (msg.page.url if msg.page else "")
-        if not self.is_app(url):
+        if not self.is_app(url) or url.split("?", 1)[0].endswith("/favicon.ico"):
+            # The browser asks for /favicon.ico on its own, also for pages not ours (an
+            # upstream's, behind nginx) and as servers stop after a test: not a page's problem.
             return
         if FAILED_LOAD.match(text) and url in self.documents:
             return  # an error page's own status (403, 404...): deliberate, judged by the tests
