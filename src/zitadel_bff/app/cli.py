@@ -20,6 +20,7 @@ from .. import (
     Settings,
     StoreUnavailable,
     ZitadelAuth,
+    __version__,
     configure_logging,
     load_settings,
 )
@@ -176,6 +177,7 @@ async def _sessions(settings: Settings, store: Store, args: argparse.Namespace) 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zitadel-bff", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"zitadel-bff {__version__}")
     parser.add_argument("--env-file", default=ENV_FILE, help="read variables from this file too")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the web app (HOST, PORT)")

@@ -21,7 +21,7 @@ from tests.support.cli import CliResult, environment, logging_restored, run_cli,
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, NoRefresher, new_session
 from tests.support.settings import TEST_SECRET
 from zitadel_bff.app import configure_logging
-from zitadel_bff.app.cli import SECRET_BYTES
+from zitadel_bff.app.cli import SECRET_BYTES, main
 from zitadel_bff.observability.logs import RedactQueryFilter
 from zitadel_bff.sessions import Keyring, SessionManager, SQLiteStore
 
@@ -310,3 +310,15 @@ def test_other_log_lines_pass_unchanged() -> None:
     record = logging.LogRecord("app", logging.INFO, __file__, 1, "%s?%s", ("a", "b=c"), None)
     assert RedactQueryFilter().filter(record)
     assert record.getMessage() == "a?b=c"
+
+
+def test_version_says_which_release(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+    from pathlib import Path
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    release = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert capsys.readouterr().out == f"zitadel-bff {release}\n"  # and __version__ agrees
