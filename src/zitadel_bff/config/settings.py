@@ -1,14 +1,8 @@
-"""Configuration: one typed settings object read from the environment (and optionally `.env`).
-
-Nothing is read at import time. Build it with :func:`load_settings`, which raises
-:class:`~zitadel_bff.errors.ConfigError` listing every bad variable with its reason.
-"""
+"""The Settings object: every variable, validated at construction, and load_settings."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,27 +17,26 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
-from .keyfile import ClientKey, read_client_key
+from ..errors import ConfigError
+from ..keyfile import ClientKey, read_client_key
+from .stores import check_store_url
+from .values import (
+    absolute_url,
+    is_loopback_host,
+    parse_api_routes,
+    parse_public_paths,
+    parse_upstream_url,
+)
 
 __all__ = [
     "DEFAULT_SCOPES",
     "ORG_DOMAIN_SCOPE",
     "ORG_ID_SCOPE",
     "PLACEHOLDER_SECRET",
-    "RESERVED_PATHS",
     "Settings",
-    "is_loopback_host",
     "load_settings",
-    "parse_api_routes",
-    "parse_path_prefix",
-    "parse_public_paths",
-    "parse_upstream_url",
-    "split_hosts",
 ]
 
-#: The scopes of ZITADEL's example application: profile data, refresh tokens, user metadata,
-#: the user's organisation and the project roles.
 DEFAULT_SCOPES = (
     "openid profile email offline_access urn:zitadel:iam:user:metadata "
     "urn:zitadel:iam:user:resourceowner urn:zitadel:iam:org:projects:roles"
@@ -59,199 +52,6 @@ DOMAIN = re.compile(rf"(?=.{{1,253}}$)({DNS_LABEL}\.)*{DNS_LABEL}")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 LOG_FORMATS = ("text", "json")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost and loopback IP literals, where plain http is acceptable."""
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _absolute_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL, e.g. https://app.example.com/auth/callback")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
-    if parts.fragment:
-        raise ValueError("must not contain a #fragment")
-    return value
-
-
-#: Paths the BFF serves itself: never proxied (an API route may not cover them).
-RESERVED_PATHS = ("/auth", "/healthz", "/readyz")
-PREFIX_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+;:@/"
-)
-
-
-def parse_path_prefix(value: str) -> str:
-    """A path prefix as API_ROUTES and PUBLIC_PATHS take it: ``/a/b`` (a trailing ``/`` is
-    dropped; ``/`` stays ``/``). Refuses what could not be matched safely: no ``..``, ``.``
-    or empty segments, no percent-encoding, no query."""
-    if not value.startswith("/"):
-        raise ValueError(f"{value!r} is not a path: it must start with /")
-    if any(c not in PREFIX_CHARS for c in value):
-        raise ValueError(f"{value!r} may only contain plain path characters (no %, ?, # or spaces)")
-    prefix = value.rstrip("/") or "/"
-    segments = prefix.split("/")[1:]
-    if prefix != "/" and any(seg in ("", ".", "..") for seg in segments):
-        raise ValueError(f"{value!r} has an empty, '.' or '..' segment")
-    return prefix
-
-
-def _is_under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
-
-
-def parse_upstream_url(value: str) -> str:
-    """An upstream base URL: absolute http(s), a host, no credentials, query or fragment;
-    returned without a trailing slash."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. http://127.0.0.1:8081/v1")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(f"{parts.hostname}: credentials in the URL are not supported")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError(f"{value!r} must not have a query or a #fragment")
-    try:
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError:
-        raise ValueError(f"{value!r} has an invalid port") from None
-    if parts.path not in ("", "/"):
-        parse_path_prefix(parts.path)
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def parse_api_routes(value: str) -> dict[str, str]:
-    """API_ROUTES: comma-separated ``PREFIX=URL`` pairs -> {prefix: base URL}."""
-    routes: dict[str, str] = {}
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        prefix_text, sep, url = item.partition("=")
-        if not sep:
-            raise ValueError(f"{item!r} must be PREFIX=URL, e.g. /api/orders=http://127.0.0.1:8081/v1")
-        prefix = parse_path_prefix(prefix_text.strip())
-        if prefix == "/":
-            raise ValueError("/ cannot be an API prefix (set UPSTREAM_URL to forward everything)")
-        for reserved in RESERVED_PATHS:
-            if _is_under(prefix, reserved) or _is_under(reserved, prefix):
-                raise ValueError(f"{prefix} overlaps {reserved}, which the BFF serves itself")
-        if prefix in routes:
-            raise ValueError(f"{prefix} is listed twice")
-        routes[prefix] = parse_upstream_url(url.strip())
-    return routes
-
-
-def parse_public_paths(value: str) -> tuple[str, ...]:
-    """PUBLIC_PATHS: comma-separated path prefixes; ``/`` alone means the root page only."""
-    return tuple(
-        dict.fromkeys(parse_path_prefix(p.strip()) for p in value.split(",") if p.strip())
-    )
-
-
-SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
-REDIS_EXAMPLE = "redis://localhost:6379/0"
-
-
-def _sqlite_store(url: str) -> str | None:
-    if not url.startswith("sqlite:///"):
-        rest = url.removeprefix("sqlite://")
-        if not rest:
-            return f"names no file; use {SQLITE_FORMS}"
-        return (
-            f"use sqlite:///{rest} for a relative path "
-            "or sqlite:////abs/path.db for an absolute one"
-        )
-    path = url.removeprefix("sqlite:///")
-    if not path:
-        return f"names no file; use {SQLITE_FORMS}, or memory:// for sessions kept in memory"
-    if path.endswith("/"):
-        return f"names a directory, not a file; use {SQLITE_FORMS}"
-    return None
-
-
-def _memory_store(url: str) -> str | None:
-    return None if url == "memory://" else "memory:// takes nothing after it"
-
-
-def _redis_store(url: str) -> str | None:
-    # Never echo the URL: it may carry a password.
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError:
-        return f"has an invalid port, e.g. {REDIS_EXAMPLE}"
-    if not parts.hostname:
-        return f"names no host, e.g. {REDIS_EXAMPLE}"
-    database = parts.path.removeprefix("/")
-    if database and not database.isdecimal():
-        # redis-py would silently use database 0 instead.
-        return f"must end with a database number, e.g. {REDIS_EXAMPLE}"
-    return None
-
-
-SENTINEL_EXAMPLE = "redis+sentinel://host:26379,host2:26379/mymaster/0"
-CLUSTER_EXAMPLE = "redis+cluster://host:7000,host2:7001/"
-
-
-def split_hosts(url: str) -> tuple[str, list[tuple[str, int]], str]:
-    """``scheme://[user:password@]h:p,h2:p/path`` -> (the userinfo, [(host, port)], path).
-
-    Raises ValueError naming what is wrong (never echoing the URL: it may carry a password).
-    """
-    rest = url.split("://", 1)[1]
-    netloc, _, path = rest.partition("/")
-    userinfo, _, hosts = netloc.rpartition("@")
-    found: list[tuple[str, int]] = []
-    for item in hosts.split(","):
-        host, _, port = item.strip().rpartition(":")
-        host = host.strip("[]")
-        if not host or not port.isdecimal() or not 0 < int(port) < 65536:
-            raise ValueError("must list host:port pairs separated by commas")
-        found.append((host, int(port)))
-    return userinfo, found, path
-
-
-def _sentinel_store(url: str) -> str | None:
-    try:
-        _, _, path = split_hosts(url)
-    except ValueError as exc:
-        return f"{exc}, e.g. {SENTINEL_EXAMPLE}"
-    service, _, database = path.strip("/").partition("/")
-    if not service:
-        return f"names no master (service) name, e.g. {SENTINEL_EXAMPLE}"
-    if database and not database.isdecimal():
-        return f"must end with a database number, e.g. {SENTINEL_EXAMPLE}"
-    return None
-
-
-def _cluster_store(url: str) -> str | None:
-    try:
-        _, _, path = split_hosts(url)
-    except ValueError as exc:
-        return f"{exc}, e.g. {CLUSTER_EXAMPLE}"
-    if path.strip("/") not in ("", "0"):
-        return f"takes no database (a cluster has only database 0), e.g. {CLUSTER_EXAMPLE}"
-    return None
-
-
-#: Each SESSION_STORE scheme and the check of the rest of its URL (None: acceptable).
-SESSION_STORE_CHECKS: dict[str, Callable[[str], str | None]] = {
-    "sqlite": _sqlite_store,
-    "memory": _memory_store,
-    "redis": _redis_store,
-    "rediss": _redis_store,
-    "redis+sentinel": _sentinel_store,
-    "redis+cluster": _cluster_store,
-}
 
 
 class Settings(BaseSettings):
@@ -353,7 +153,7 @@ class Settings(BaseSettings):
     @field_validator("zitadel_callback_url", "zitadel_post_logout_url")
     @classmethod
     def _urls(cls, value: str) -> str:
-        return _absolute_url(value.strip())
+        return absolute_url(value.strip())
 
     @field_validator("zitadel_post_login_url")
     @classmethod
@@ -380,17 +180,7 @@ class Settings(BaseSettings):
     @field_validator("session_store")
     @classmethod
     def _store(cls, value: str) -> str:
-        scheme = value.split("://", 1)[0] if "://" in value else ""
-        check = SESSION_STORE_CHECKS.get(scheme)
-        if check is None:
-            raise ValueError(
-                "must be sqlite:///path, memory://, redis://host:port/db, "
-                "redis+sentinel://host:port,.../master/db or redis+cluster://host:port,.../"
-            )
-        problem = check(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return check_store_url(value)
 
     @field_validator("api_routes")
     @classmethod
