@@ -158,6 +158,9 @@ def test_provider_initiated_backchannel_logout(
         ({"iat": FromNow(3600), "exp": FromNow(4000)}, "logout token rejected: iat in the future"),
         ({"jti": None}, "logout token rejected: jti missing"),
         ({"sid": None, "sub": None}, "logout token rejected: neither sid nor sub"),
+        ({"sid": 42}, "logout token rejected: sid is not a string"),
+        ({"sid": ["x"]}, "logout token rejected: sid is not a string"),
+        ({"sub": 301234567890123456, "sid": None}, "logout token rejected: sub is not a string"),
         (
             {"key": "rotated"},
             "logout token rejected: signature does not verify with any provider key",

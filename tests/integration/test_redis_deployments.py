@@ -3,7 +3,6 @@ Cluster, and readiness that follows Redis going away and coming back."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,12 +14,12 @@ from devtools.provider import OPProcess
 from tests.support.backchannel import post_logout_token, session_alive, signed_in
 from tests.support.clients import browser_client, session_cookie
 from tests.support.faults import burst
+from tests.support.records import read_session_in
 from tests.support.redis import RedisServer, redis_required
 from tests.support.redis_ha import Cluster, SentinelSet
 from tests.support.server import AppFactory
 from tests.support.settings import TEST_SECRET
-from zitadel_bff.sessions import Keyring, SessionData, store_from_url
-from zitadel_bff.sessions.manager import SESSION_NS
+from zitadel_bff.sessions import SessionData, store_from_url
 
 ADMIN_SUB = "301234567890123456"
 FAILOVER_DEADLINE = 30.0
@@ -31,20 +30,7 @@ LONG = 43200
 
 def read_record(url: str, cookie: str) -> SessionData | None:
     """The session record behind ``cookie``, read from Redis as the app reads it."""
-
-    async def read() -> SessionData | None:
-        store = store_from_url(url)
-        keyring = Keyring(TEST_SECRET)
-        key = keyring.lookup_key(SESSION_NS, cookie)
-        try:
-            entry = await store.get(key)
-        finally:
-            await store.close()
-        if entry is None:
-            return None
-        return SessionData.from_json(keyring.open(entry.value, aad=key.encode()), entry.expires_at)
-
-    return asyncio.run(read())
+    return read_session_in(store_from_url(url), TEST_SECRET, cookie)
 
 
 def first_status(check: Callable[[], int], wanted: int, deadline: float) -> float:

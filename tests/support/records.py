@@ -7,7 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from zitadel_bff.sessions import Keyring, SessionData, SQLiteStore
+from zitadel_bff.sessions import Keyring, SessionData, SQLiteStore, Store
 from zitadel_bff.sessions.manager import SESSION_NS
 
 
@@ -17,8 +17,14 @@ def session_key(secret: str, session_id: str) -> str:
 
 
 def read_session(db: Path, secret: str, session_id: str) -> SessionData | None:
+    return read_session_in(SQLiteStore(db), secret, session_id)
+
+
+def read_session_in(store: Store, secret: str, session_id: str) -> SessionData | None:
+    """The record behind a cookie, read (and decrypted) from ``store`` as the app does it;
+    the store is closed afterwards."""
+
     async def read() -> SessionData | None:
-        store = SQLiteStore(db)
         keyring = Keyring(secret)
         key = keyring.lookup_key(SESSION_NS, session_id)
         try:
