@@ -66,8 +66,12 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.loopback_alias is not None and await self._to_public_origin(scope, send):
-            return
+        host, cookie_headers = _host_and_cookies(scope)
+        if self.loopback_alias is not None:
+            location = self._public_origin_location(scope, host)
+            if location is not None:
+                await _redirect(send, location)
+                return
         path = _route_path(scope)
         if self.static_prefix is not None and path.startswith(self.static_prefix):
             assert self.static is not None
@@ -76,7 +80,7 @@ class AuthMiddleware:
         context = AuthContext(
             self.policy,
             self.sessions,
-            self._cookies(scope),
+            self._cookies(cookie_headers),
             keyring=self.keyring,
             public_origin=self.public_origin,
         )
@@ -90,30 +94,25 @@ class AuthMiddleware:
             self.before_app()
         await self.app(scope, receive, self._sender(send, context.set_cookie))
 
-    async def _to_public_origin(self, scope: Scope, send: Send) -> bool:
+    def _public_origin_location(self, scope: Scope, host: bytes | None) -> str | None:
         """In development the app may be reached as ``localhost`` while its public URL says
         ``127.0.0.1`` (or the other way round): cookies are per host, so nothing would work.
         Safe requests are sent to the public origin; only loopback names are ever redirected,
         so a proxy's Host header in production can never cause a loop."""
         assert self.loopback_alias is not None
-        host = next((v for k, v in scope["headers"] if k == b"host"), None)
         if host is None or host == self.loopback_alias[0] or scope["method"] not in (
             "GET", "HEAD"
         ):
-            return False
+            return None
         name, _, port = host.decode("latin-1").rpartition(":")
         if port != self.loopback_alias[1] or not is_loopback_host(name.strip("[]")):
-            return False
+            return None
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         query: bytes = scope.get("query_string", b"")
         location = self.public_origin + raw_path.decode("latin-1")
         if query:
             location += "?" + query.decode("latin-1")
-        await send({"type": "http.response.start", "status": 307,
-                    "headers": [(b"location", location.encode("latin-1")),
-                                (b"cache-control", b"no-store"), (b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
-        return True
+        return location
 
     def _sender(self, send: Send, set_cookie: list[bytes]) -> Send:
         async def send_with_headers(message: Message) -> None:
@@ -123,15 +122,14 @@ class AuthMiddleware:
 
         return send_with_headers
 
-    def _cookies(self, scope: Scope) -> dict[str, str]:
+    def _cookies(self, cookie_headers: list[bytes]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for key, value in scope["headers"]:
-            if key == b"cookie":
-                # Several Cookie headers (HTTP/2 may split them): the first value of each wins.
-                for kind, cookie in parse_cookie_header(
-                    value.decode("latin-1"), self.cookie_names
-                ).items():
-                    found.setdefault(kind, cookie)
+        for value in cookie_headers:
+            # Several Cookie headers (HTTP/2 may split them): the first value of each wins.
+            for kind, cookie in parse_cookie_header(
+                value.decode("latin-1"), self.cookie_names
+            ).items():
+                found.setdefault(kind, cookie)
         return found
 
     def _response_headers(
@@ -176,3 +174,22 @@ def _loopback_alias(public_origin: str) -> tuple[bytes, str] | None:
         return None
     port = str(parts.port or (443 if parts.scheme == "https" else 80))
     return parts.netloc.encode("latin-1"), port
+
+
+def _host_and_cookies(scope: Scope) -> tuple[bytes | None, list[bytes]]:
+    """The Host header and every Cookie header, in one pass over the request's headers."""
+    host = None
+    cookies = []
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            cookies.append(value)
+        elif key == b"host":
+            host = value
+    return host, cookies
+
+
+async def _redirect(send: Send, location: str) -> None:
+    await send({"type": "http.response.start", "status": 307,
+                "headers": [(b"location", location.encode("latin-1")),
+                            (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
