@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from ..errors import Forbidden, InvalidBearerToken, NotAuthenticated, ReauthenticationRequired
 from ..oidc import UserProfile
@@ -27,8 +28,16 @@ from ..web import (
     check_token,
     context_of,
 )
+from . import fastpath
 from .bearer import bearer_token
-from .gate import CSRF_CHECKED, CSRF_EXEMPT_ATTR, PUBLIC_ATTR, SIGNED_IN_CHECKED, bearer_user
+from .gate import (
+    CSRF_CHECKED,
+    CSRF_EXEMPT_ATTR,
+    PUBLIC_ATTR,
+    SIGNED_IN_CHECKED,
+    bearer_user,
+    header_of,
+)
 
 if TYPE_CHECKING:
     from .module import ZitadelAuth
@@ -71,38 +80,77 @@ def get_auth(request: Request) -> ZitadelAuth:
     return auth
 
 
-async def _optional_session(request: Request) -> SessionData | None:
-    return await context_of(request.scope).optional_session()
+async def _optional_session_of(scope: Scope) -> SessionData | None:
+    return await context_of(scope).optional_session()
 
 
-async def _session(request: Request) -> SessionData:
-    data = await context_of(request.scope).session()
+async def _session_of(scope: Scope) -> SessionData:
+    data = await context_of(scope).session()
     if data is None:
         raise NotAuthenticated("sign in to see this page")
     return data
 
 
-async def _optional_user(request: Request) -> UserProfile | None:
-    data = await context_of(request.scope).optional_session()
+async def _optional_user_of(scope: Scope) -> UserProfile | None:
+    data = await context_of(scope).optional_session()
     return data.profile if data is not None else None
 
 
+async def _user_of(scope: Scope) -> UserProfile:
+    return (await _session_of(scope)).profile
+
+
+async def _bearer_of(scope: Scope) -> UserProfile:
+    token = bearer_token(header_of(scope, b"authorization"))
+    if token is None:
+        raise InvalidBearerToken("send an access token: Authorization: Bearer <token>")
+    return await bearer_user(scope, token)
+
+
+async def _any_user_of(scope: Scope) -> UserProfile:
+    """The API client's token user when the request carries one, else the session's."""
+    if bearer_token(header_of(scope, b"authorization")) is not None:
+        return await _bearer_of(scope)
+    return await _user_of(scope)
+
+
+# The dependencies proper: each takes the Request alone and reads the same values from its
+# scope, so that routes led by them can skip FastAPI's solver (auth/fastpath.py).
+
+
+async def _optional_session(request: Request) -> SessionData | None:
+    return await _optional_session_of(request.scope)
+
+
+async def _session(request: Request) -> SessionData:
+    return await _session_of(request.scope)
+
+
+async def _optional_user(request: Request) -> UserProfile | None:
+    return await _optional_user_of(request.scope)
+
+
 async def _user(request: Request) -> UserProfile:
-    return (await _session(request)).profile
+    return await _user_of(request.scope)
 
 
 async def _bearer(request: Request) -> UserProfile:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise InvalidBearerToken("send an access token: Authorization: Bearer <token>")
-    return await bearer_user(request.scope, token)
+    return await _bearer_of(request.scope)
 
 
 async def _any_user(request: Request) -> UserProfile:
-    """The API client's token user when the request carries one, else the session's."""
-    if bearer_token(request.headers.get("authorization")) is not None:
-        return await _bearer(request)
-    return await _user(request)
+    return await _any_user_of(request.scope)
+
+
+for _dependency, _resolver in (
+    (_optional_session, _optional_session_of),
+    (_session, _session_of),
+    (_optional_user, _optional_user_of),
+    (_user, _user_of),
+    (_bearer, _bearer_of),
+    (_any_user, _any_user_of),
+):
+    fastpath.register(_dependency, _resolver)
 
 
 CurrentSession = Annotated[SessionData, Depends(_session)]

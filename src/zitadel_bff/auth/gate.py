@@ -34,6 +34,7 @@ from ..errors import BadRequest, CSRFError, NotAuthenticated
 from ..oidc import UserProfile
 from ..web import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token, context_of
 from .bearer import bearer_token
+from .fastpath import fast_app
 
 __all__ = [
     "CSRF_CHECKED",
@@ -44,6 +45,7 @@ __all__ = [
     "RouteGate",
     "bearer_user",
     "check_request",
+    "header_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ async def check_request(
     Everything app-specific (keys, origin, sessions) comes from the request's AuthContext, so
     a route shared by several apps (a module-level router) is checked by each app's rules.
     """
-    token = bearer_token(_header(scope, b"authorization"))
+    token = bearer_token(header_of(scope, b"authorization"))
     if token is not None:
         # An API client: the token authenticates the request, and no browser sends an
         # Authorization header by itself, so there is no CSRF to check (RFC 6750).
@@ -97,7 +99,8 @@ async def bearer_user(scope: Scope, token: str) -> UserProfile:
     return user
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_of(scope: Scope, name: bytes) -> str | None:
+    """The first value of one request header (``name`` in lower case), or None."""
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
@@ -229,6 +232,9 @@ class RouteGate:
             await original(scope, receive, send)
 
         route.handle = handle  # type: ignore[method-assign]
+        shortcut = fast_app(route)
+        if shortcut is not None:
+            route.app = shortcut
         setattr(route, GATED_ATTR, True)
         return 1
 
