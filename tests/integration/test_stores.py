@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from tests.support.server import AppFactory
 from zitadel_bff.errors import StoreUnavailable
 from zitadel_bff.sessions import MemoryStore, SQLiteStore, Store, store_from_url
 from zitadel_bff.sessions.stores import redis as redis_store
+from zitadel_bff.sessions.stores import sqlite as sqlite_store
 
 
 @pytest.fixture(scope="module")
@@ -415,6 +417,77 @@ async def test_sqlite_purge_works_in_batches(tmp_path: Path) -> None:
         await store.set("s:live", b"v", later(), ["sub:live"])
         assert await store.purge_expired() == 1200
         assert await store.count("s:") == 1
+    finally:
+        await store.close()
+
+
+async def test_sqlite_repeated_reads_of_an_unchanged_file_skip_the_query(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        await store.set("s:a", b"v", later())
+        await store.get("s:a")  # read once: remembered
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        entry = await store.get("s:a")
+        assert entry is not None and entry.value == b"v"
+        assert await store.get_and_touch("s:a", later(), 60) is not None
+        assert statements == ["PRAGMA data_version", "PRAGMA data_version"]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_reads_see_every_commit_of_other_processes(tmp_path: Path) -> None:
+    """Other workers and ``zitadel-bff sessions`` write through connections of their own."""
+    ours, theirs = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    try:
+        expiry = later()
+        await ours.set("s:a", b"v1", expiry, ["sub:u"])
+        await ours.set("s:b", b"v1", expiry)
+        assert await ours.get("s:a") == (b"v1", expiry)
+        await theirs.update("s:a", b"v2")
+        assert await ours.get("s:a") == (b"v2", expiry)
+        await theirs.touch("s:a", expiry + 100)
+        assert await ours.get_and_touch("s:a", expiry + 100, 60) == (b"v2", expiry + 100)
+        await theirs.delete_tagged("sub:u")
+        assert await ours.get("s:a") is None
+        assert await ours.get("s:b") == (b"v1", expiry)
+        with closing(sqlite3.connect(tmp_path / "s.db")) as other, other:
+            other.execute("DELETE FROM records")
+        assert await ours.get("s:b") is None
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+async def test_sqlite_reads_see_the_stores_own_writes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        expiry = later()
+        await store.set("s:a", b"v1", expiry)
+        assert await store.get("s:a") == (b"v1", expiry)
+        await store.update("s:a", b"v2")
+        assert await store.get("s:a") == (b"v2", expiry)
+        await store.touch("s:a", expiry + 100)
+        assert await store.get("s:a") == (b"v2", expiry + 100)
+        await store.set("s:a", b"v3", expiry)
+        assert await store.get("s:a") == (b"v3", expiry)
+        assert await store.pop("s:a") == b"v3"
+        assert await store.get("s:a") is None
+    finally:
+        await store.close()
+
+
+async def test_a_remembered_sqlite_record_still_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        now = time.time()
+        await store.set("s:a", b"v", now + 10)
+        assert await store.get("s:a") is not None  # remembered
+        clock = SimpleNamespace(time=lambda: now + 10, monotonic=time.monotonic)
+        monkeypatch.setattr(sqlite_store, "time", clock)
+        assert await store.get("s:a") is None
     finally:
         await store.close()
 

@@ -4,6 +4,11 @@ Queries run directly on the event loop: an indexed lookup in WAL mode takes tens
 microseconds, less than handing it to a thread pool would. Purges delete in small batches and
 yield between them, so concurrent requests never wait long. :meth:`SQLiteStore.lock` is a row
 in the file, so that ``serve --workers N`` refreshes a session's tokens once across processes.
+
+Reads of a record this connection already read skip the query while nothing has changed in
+the file: ``PRAGMA data_version`` (about half the cost of the lookup) changes whenever another
+connection (another worker, ``zitadel-bff sessions revoke``) commits, and this connection's own
+writes update or drop what it remembers. The file stays the source of truth.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ CREATE TABLE IF NOT EXISTS locks (
     key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL
 ) WITHOUT ROWID;
 """
+#: Records remembered from reads, while the file is unchanged by others (see the docstring).
+READ_CACHE_SIZE = 1024
 #: How often a lock held by another process is asked for again (seconds).
 LOCK_POLL = 0.02
 #: Take a lock that is free, or whose holder let it expire (a crashed process).
@@ -110,6 +117,9 @@ class SQLiteStore(Store):
             raise StoreUnavailable(
                 f"cannot open SQLite database {self.path}: {reason or exc}"
             ) from exc
+        # key -> the live Entry last read or written here, valid while data_version holds.
+        self._read: dict[str, Entry] = {}
+        self._version: object = None
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -140,32 +150,53 @@ class SQLiteStore(Store):
                 raise
             db.execute("COMMIT")
 
+    def _unchanged(self, db: sqlite3.Connection) -> bool:
+        """True while no other connection has committed since the last call (and then the
+        records remembered in ``_read`` are what the file holds); else forgets them."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version:
+            return True
+        self._version = version
+        self._read.clear()
+        return False
+
+    def _remember(self, key: str, entry: Entry) -> None:
+        if len(self._read) >= READ_CACHE_SIZE:
+            self._read.clear()
+        self._read[key] = entry
+
+    def _select(self, db: sqlite3.Connection, key: str, now: float) -> Entry | None:
+        if self._unchanged(db):
+            entry = self._read.get(key)
+            if entry is not None:
+                return entry if entry.expires_at > now else None
+        row = db.execute(
+            "SELECT value, expires_at FROM records WHERE key = ? AND expires_at > ?", (key, now)
+        ).fetchone()
+        if row is None:
+            return None
+        entry = Entry(bytes(row[0]), float(row[1]))
+        self._remember(key, entry)
+        return entry
+
     async def get(self, key: str) -> Entry | None:
         with self._guard() as db:
-            row = db.execute(
-                "SELECT value, expires_at FROM records WHERE key = ? AND expires_at > ?",
-                (key, time.time()),
-            ).fetchone()
-        return Entry(bytes(row[0]), float(row[1])) if row else None
+            return self._select(db, key, time.time())
 
     async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
         # The read inline (the hot path); the write only when the expiry is due to move.
         with self._guard() as db:
-            row = db.execute(
-                "SELECT value, expires_at FROM records WHERE key = ? AND expires_at > ?",
-                (key, time.time()),
-            ).fetchone()
-        if row is None:
-            return None
-        if abs(expires_at - row[1]) < min_step:
-            return Entry(bytes(row[0]), float(row[1]))
+            entry = self._select(db, key, time.time())
+        if entry is None or abs(expires_at - entry.expires_at) < min_step:
+            return entry
         if not await self.touch(key, expires_at):
             return None
-        return Entry(bytes(row[0]), expires_at)
+        return Entry(entry.value, expires_at)
 
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:
+        self._read.pop(key, None)
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO records (key, value, expires_at) VALUES (?, ?, ?)",
@@ -178,6 +209,7 @@ class SQLiteStore(Store):
                 )
 
     async def update(self, key: str, value: bytes) -> bool:
+        self._read.pop(key, None)
         with self._guard() as db:
             cur = db.execute(
                 "UPDATE records SET value = ? WHERE key = ? AND expires_at > ?",
@@ -186,19 +218,26 @@ class SQLiteStore(Store):
         return cur.rowcount > 0
 
     async def touch(self, key: str, expires_at: float) -> bool:
+        entry = self._read.pop(key, None)
         with self._guard() as db:
             cur = db.execute(
                 "UPDATE records SET expires_at = ? WHERE key = ? AND expires_at > ?",
                 (expires_at, key, time.time()),
             )
-        return cur.rowcount > 0
+        if cur.rowcount == 0:
+            return False
+        if entry is not None:
+            self._remember(key, Entry(entry.value, expires_at))
+        return True
 
     async def delete(self, key: str) -> bool:
+        self._read.pop(key, None)
         with self._transaction() as db:
             db.execute("DELETE FROM tags WHERE key = ?", (key,))
             return db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount > 0
 
     async def pop(self, key: str) -> bytes | None:
+        self._read.pop(key, None)
         with self._transaction() as db:
             row = db.execute(
                 "DELETE FROM records WHERE key = ? RETURNING value, expires_at", (key,)
@@ -209,6 +248,7 @@ class SQLiteStore(Store):
         return bytes(row[0])
 
     async def add(self, key: str, expires_at: float) -> bool:
+        self._read.pop(key, None)
         with self._transaction() as db:
             db.execute("DELETE FROM records WHERE key = ? AND expires_at <= ?", (key, time.time()))
             cur = db.execute(
@@ -220,6 +260,8 @@ class SQLiteStore(Store):
     async def delete_tagged(self, tag: str) -> int:
         with self._transaction() as db:
             keys = [r[0] for r in db.execute("SELECT key FROM tags WHERE tag = ?", (tag,))]
+            for key in keys:
+                self._read.pop(key, None)
             for key in keys:
                 db.execute("DELETE FROM tags WHERE key = ?", (key,))
             return sum(
