@@ -21,6 +21,7 @@ from typing import Any
 from .servers import ROOT, AppProcess, free_port, rss_mb, start_provider
 
 RESULTS = ROOT / "bench" / "results.json"
+PLAIN_PUBLIC = "plain FastAPI GET /api/public, no module"
 PLAIN_ME = "plain FastAPI GET /api/me, no module"
 LIBRARY_PUBLIC = "module installed, public JSON route"
 LIBRARY_ME = "module installed, GET /api/me signed in"
@@ -135,12 +136,13 @@ def _tax(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         library = AppProcess.library("library", op, lib_port, workdir).start()
         plain = AppProcess.library("plain", op, plain_port, workdir).start()
         cookie, _ = sign_in(library, landing="/")
-        json_accept = {"Accept": "application/json"}
+        # Every row sends the same request headers: a browser sends its cookie to every route.
+        headers = {"Accept": "application/json", "Cookie": f"zbff_session={cookie}"}
         routes = [
-            Route(PLAIN_ME, f"{plain.url}/api/me", json_accept, '"sub"'),
-            Route(LIBRARY_PUBLIC, f"{library.url}/api/public", json_accept, '"sub"'),
-            Route(LIBRARY_ME, f"{library.url}/api/me",
-                  {**json_accept, "Cookie": f"zbff_session={cookie}"}, '"sub"'),
+            Route(PLAIN_PUBLIC, f"{plain.url}/api/public", headers, '"sub"'),
+            Route(LIBRARY_PUBLIC, f"{library.url}/api/public", headers, '"sub"'),
+            Route(PLAIN_ME, f"{plain.url}/api/me", headers, '"sub"'),
+            Route(LIBRARY_ME, f"{library.url}/api/me", headers, '"sub"'),
         ]
         results = measure_routes(routes, seconds=args.seconds, warmup=args.warmup)
         return {name: r.as_dict() for name, r in results.items()}

@@ -1,9 +1,11 @@
 """The auth tax: the README's library example against the same app without the module.
 
-* ``plain``: a FastAPI app whose ``GET /api/me`` returns a small dict, no auth module;
-* ``library``: the README's example (``ZitadelAuth``, deny-by-default ``guard``), with a public
-  ``GET /api/public`` returning the same dict and ``GET /api/me`` for the signed-in user
-  (``CurrentUser``).
+* ``library``: the README's example (``ZitadelAuth``, deny by default), with a public
+  ``GET /api/public`` returning a small dict and ``GET /api/me`` for the signed-in user
+  (``CurrentUser``);
+* ``plain``: the same app without the module: the same ``FastAPI()`` defaults (its docs
+  routes included) and the same routes in the same order, each returning the same dict, so
+  that the difference is the module and nothing else (route matching in FastAPI is linear).
 
 Run: ``python -m bench.library plain --port 8002`` or ``python -m bench.library library --port
 8003`` (configured by the environment, like ``zitadel-bff serve``), under the app's uvicorn
@@ -27,11 +29,23 @@ ME: dict[str, object] = {"sub": "301234567890123456", "roles": ["admin", "user"]
 
 
 def build_plain() -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI()
+
+    @app.get("/")
+    async def home() -> dict[str, str]:
+        return {"hello": "world"}
+
+    @app.get("/api/public")
+    async def public_me() -> dict[str, object]:
+        return ME
 
     @app.get("/api/me")
     async def me() -> dict[str, object]:
-        return ME
+        return {"sub": ME["sub"], "roles": ME["roles"]}
+
+    @app.get("/api/admin")
+    async def admin_only() -> dict[str, bool]:
+        return {"ok": True}
 
     return app
 
