@@ -217,11 +217,19 @@ class SessionManager:
         """The live session for a cookie id, or None; pushes the idle expiry forward."""
         if not session_id or len(session_id) > 128:
             return None
-        key = self._key(session_id)
+        key = self._keys.get(session_id) or self._key(session_id)
         now = self.clock()
         data = await self._fetch(session_id, key, now)
         if data is None:
             return None
+        expiry = self._expiry(data.created_at, now)
+        due = abs(expiry - data.expires_at) >= self.touch_interval
+        if now < data.expires_at and expiry > now and not due:
+            return data  # the common case: alive, and its expiry not due to move
+        return await self._checked(key, data, now)
+
+    async def _checked(self, key: str, data: SessionData, now: float) -> SessionData | None:
+        """``data`` if it is still within its lifetime, its idle expiry moved when due."""
         if now >= min(data.expires_at, data.created_at + self.max_lifetime):
             # Expired a moment ago (the store's clock has not caught up), or the absolute cap
             # was lowered since the record was written.

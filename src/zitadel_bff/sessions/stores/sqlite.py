@@ -131,13 +131,17 @@ class SQLiteStore(Store):
             )
         return cls(path)
 
+    @staticmethod
+    def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+        logger.error("SQLite store error: %s", exc)
+        return StoreUnavailable(f"SQLite store error: {exc}")
+
     @contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
         try:
             yield self._db
         except sqlite3.Error as exc:
-            logger.error("SQLite store error: %s", exc)
-            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+            raise self._unavailable(exc) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -180,13 +184,18 @@ class SQLiteStore(Store):
         return entry
 
     async def get(self, key: str) -> Entry | None:
-        with self._guard() as db:
-            return self._select(db, key, time.time())
+        try:
+            return self._select(self._db, key, time.time())
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
 
     async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
-        # The read inline (the hot path); the write only when the expiry is due to move.
-        with self._guard() as db:
-            entry = self._select(db, key, time.time())
+        # The session hot path: no context manager, the query skipped while the file is
+        # unchanged, the write only when the expiry is due to move.
+        try:
+            entry = self._select(self._db, key, time.time())
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
         if entry is None or abs(expires_at - entry.expires_at) < min_step:
             return entry
         if not await self.touch(key, expires_at):
