@@ -69,11 +69,16 @@ def test_a_bad_configuration_lists_every_variable_in_one_message(
         2,
         "",
         "zitadel-bff: invalid configuration:\n"
-        "  SESSION_SECRET: must be at least 32 characters (got 5)\n"
-        "  ZITADEL_CALLBACK_URL: is required but not set\n"
-        "  ZITADEL_CLIENT_ID: is required but not set\n"
-        "  ZITADEL_DOMAIN: must use https (plain http is allowed only for localhost/loopback)\n"
-        "  ZITADEL_POST_LOGOUT_URL: is required but not set\n",
+        "  SESSION_SECRET: must be at least 32 characters (got 5); "
+        "run `zitadel-bff secret` for one\n"
+        "  ZITADEL_CALLBACK_URL: is required but not set; "
+        "for example ZITADEL_CALLBACK_URL=https://app.example.com/auth/callback\n"
+        "  ZITADEL_CLIENT_ID: is required but not set; "
+        "for example ZITADEL_CLIENT_ID=243864426485212395@my-project\n"
+        "  ZITADEL_DOMAIN: must use https (plain http is allowed only for localhost/loopback), "
+        "e.g. https://my-org.zitadel.cloud\n"
+        "  ZITADEL_POST_LOGOUT_URL: is required but not set; "
+        "for example ZITADEL_POST_LOGOUT_URL=https://app.example.com/auth/logout/callback\n",
     )
 
 
