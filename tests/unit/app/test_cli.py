@@ -207,7 +207,8 @@ def test_check_reports_an_unreachable_provider(
         1,
         "",
         "zitadel-bff: provider_unavailable: "
-        f"GET {GONE}/.well-known/openid-configuration failed: ConnectError\n",
+        f"GET {GONE}/.well-known/openid-configuration failed: "
+        "connection refused by 127.0.0.1:9\n",
     )
 
 
