@@ -29,7 +29,13 @@ from .auth import (
     require_roles,
     wants_json,
 )
-from .config import DEFAULT_SCOPES, Settings, load_settings
+from .config import (
+    DEFAULT_SCOPES,
+    SessionSettings,
+    Settings,
+    load_session_settings,
+    load_settings,
+)
 from .errors import (
     AccessTokenRefused,
     BadRequest,
@@ -111,6 +117,7 @@ __all__ = [
     "SessionData",
     "SessionEnded",
     "SessionManager",
+    "SessionSettings",
     "Settings",
     "StaleAuthentication",
     "Store",
@@ -128,6 +135,7 @@ __all__ = [
     "csrf_token_for",
     "error_response",
     "guard",
+    "load_session_settings",
     "load_settings",
     "public",
     "render",

@@ -8,7 +8,7 @@ class says what the user will read. Messages never contain tokens.
     ├── ConfigError                 the configuration is invalid (raised at start)
     ├── ProviderError               the identity provider failed us
     │   ├── ProviderUnavailable     unreachable, timed out, or answered 5xx     (503)
-    │   └── ProviderMisconfigured   discovery is unusable (issuer mismatch ...) (503)
+    │   └── ProviderMisconfigured   discovery unusable (3xx/4xx, not JSON, issuer) (503)
     ├── AccessTokenRefused          the provider refused a session's access token (401)
     ├── StoreUnavailable            the session store cannot be reached         (503)
     ├── LoginError                  a sign-in attempt failed                   (-> /auth/error)
@@ -97,7 +97,8 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderMisconfigured(ProviderError):
-    """The identity provider's discovery document is unusable."""
+    """The identity provider's discovery document (or key set) is unusable: not found there,
+    not JSON, or for another issuer."""
 
     code = "provider_misconfigured"
 

@@ -1,8 +1,20 @@
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from zitadel_bff.config import DEFAULT_SCOPES, PLACEHOLDER_SECRET, is_loopback_host, load_settings
+from zitadel_bff.config import (
+    CALLBACK_PATH,
+    DEFAULT_SCOPES,
+    PLACEHOLDER_CLIENT_ID,
+    PLACEHOLDER_DOMAIN,
+    PLACEHOLDER_SECRET,
+    Settings,
+    display_store_url,
+    is_loopback_host,
+    load_session_settings,
+    load_settings,
+)
 from zitadel_bff.errors import ConfigError
 
 GOOD = {
@@ -48,10 +60,10 @@ def test_reads_environment_and_env_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
         ({"zitadel_scopes": "profile email"}, "ZITADEL_SCOPES", "openid"),
         ({"session_store": "mysql://x"}, "SESSION_STORE", "sqlite"),
         ({"zitadel_id_token_alg": "HS256"}, "ZITADEL_ID_TOKEN_ALG", "asymmetric"),
-        ({"port": "abc"}, "PORT", "integer"),
+        ({"port": "abc"}, "PORT", "'abc' is not a whole number; for example PORT=3000"),
         ({"session_duration": 5}, "SESSION_DURATION", "60"),
         ({"log_level": "LOUD"}, "LOG_LEVEL", "one of"),
-        ({"zitadel_client_id": ""}, "ZITADEL_CLIENT_ID", "at least 1"),
+        ({"zitadel_client_id": ""}, "ZITADEL_CLIENT_ID", "is empty; for example"),
         ({"zitadel_domain": "https://"}, "ZITADEL_DOMAIN", "a host name or an origin"),
         ({"zitadel_callback_url": "https://app.example.com/cb#x"}, "ZITADEL_CALLBACK_URL",
          "#fragment"),
@@ -244,12 +256,14 @@ def test_previous_secrets_are_a_comma_separated_list() -> None:
          "SESSION_SECRET_PREVIOUS", "secret 2 is the .env.example placeholder"),
         ({"session_secret_previous": GOOD["session_secret"]}, "SESSION_SECRET_PREVIOUS",
          "must not repeat SESSION_SECRET"),
-        ({"metrics_port": 0}, "METRICS_PORT", "Input should be greater than or equal to 1"),
+        ({"metrics_port": 0}, "METRICS_PORT",
+         "must be at least 1, not 0; for example METRICS_PORT=9100"),
         ({"metrics_port": GOOD.get("port", 3000)}, "METRICS_PORT",
          "must differ from PORT (both 3000)"),
-        ({"log_format": "xml"}, "LOG_FORMAT", "must be one of text, json"),
+        ({"log_format": "xml"}, "LOG_FORMAT",
+         "'xml' is not one of text, json; for example LOG_FORMAT=json"),
         ({"shutdown_timeout": 0}, "SHUTDOWN_TIMEOUT",
-         "Input should be greater than or equal to 1"),
+         "must be at least 1 second, not 0; for example SHUTDOWN_TIMEOUT=30"),
     ],
 )
 def test_operations_settings_fail_fast_naming_the_variable(
@@ -258,3 +272,281 @@ def test_operations_settings_fail_fast_naming_the_variable(
     with pytest.raises(ConfigError) as info:
         load_settings(None, **{**GOOD, **overrides})
     assert info.value.problems == {name: message}
+
+
+# Messages in our words ---------------------------------------------------------------------
+
+
+def problems_from_environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> dict[str, str]:
+    """The problems load_settings finds with GOOD plus ``variables``, set as the environment
+    sets them (strings), as a deployment would."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in {**GOOD, **variables}.items():
+        monkeypatch.setenv(name.upper(), value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("port", "abc", "'abc' is not a whole number; for example PORT=3000"),
+        ("port", "1.5", "'1.5' is not a whole number; for example PORT=3000"),
+        ("port", "70000", "must be at most 65535, not 70000; for example PORT=3000"),
+        ("port", "", "is empty; for example PORT=3000"),
+        ("metrics_port", "x", "'x' is not a whole number; for example METRICS_PORT=9100"),
+        (
+            "session_duration",
+            "1h",
+            "'1h' is not a whole number of seconds; for example SESSION_DURATION=3600",
+        ),
+        (
+            "session_duration",
+            "5",
+            "must be at least 60 seconds, not 5; for example SESSION_DURATION=3600",
+        ),
+        (
+            "zitadel_timeout",
+            "soon",
+            "'soon' is not a number of seconds; for example ZITADEL_TIMEOUT=10",
+        ),
+        (
+            "zitadel_timeout",
+            "0",
+            "must be more than 0 seconds, not 0; for example ZITADEL_TIMEOUT=10",
+        ),
+        (
+            "api_timeout",
+            "5000",
+            "must be at most 3600 seconds, not 5000; for example API_TIMEOUT=30",
+        ),
+        ("access_log", "maybe", "'maybe' is not true or false; for example ACCESS_LOG=true"),
+        (
+            "zitadel_jwt_access_tokens",
+            "2",
+            "'2' is not true or false; for example ZITADEL_JWT_ACCESS_TOKENS=true",
+        ),
+        (
+            "log_level",
+            "loud",
+            "'loud' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG; "
+            "for example LOG_LEVEL=INFO",
+        ),
+        ("log_format", "xml", "'xml' is not one of text, json; for example LOG_FORMAT=json"),
+        (
+            "zitadel_id_token_alg",
+            "HS256",
+            "'HS256' is not an asymmetric JWS algorithm (RS256, RS384, RS512, ES256, ES384, "
+            "ES512, PS256, EdDSA); for example ZITADEL_ID_TOKEN_ALG=RS256",
+        ),
+        (
+            "zitadel_post_logout_url",
+            "logout",
+            "must be an absolute http(s) URL, e.g. https://app.example.com/auth/logout/callback",
+        ),
+        (
+            "zitadel_callback_url",
+            "http://app.example.com/auth/callback",
+            "must use https (plain http is allowed only for localhost/loopback), "
+            "e.g. https://app.example.com/auth/callback",
+        ),
+        (
+            "zitadel_client_id",
+            "",
+            "is empty; for example ZITADEL_CLIENT_ID=243864426485212395@my-project",
+        ),
+    ],
+)
+def test_each_kind_of_bad_value_is_said_in_our_words_with_an_example(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    problems = problems_from_environment(monkeypatch, **{variable: value})
+    assert problems == {variable.upper(): message}
+
+
+def fields_of_type(*kinds: type) -> list[str]:
+    """The settings pydantic parses as one of ``kinds`` (optional ones included)."""
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation in kinds or set(get_args(field.annotation)) & set(kinds)
+    ]
+
+
+@pytest.mark.parametrize("variable", fields_of_type(int, float, bool))
+def test_no_number_or_switch_is_left_to_pydantic_s_words(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Every typed variable, present and future, has our wording and an example that works."""
+    [message] = problems_from_environment(monkeypatch, **{variable: "x"}).values()
+    assert message.startswith("'x' is not ")
+    _, _, suggestion = message.partition("; for example ")
+    name, _, value = suggestion.partition("=")
+    assert name == variable.upper()
+    assert load_settings(None, **{**GOOD, variable: value})  # the example is a valid value
+
+
+def test_a_missing_variable_says_what_would_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None)
+    assert info.value.problems == {
+        "SESSION_SECRET": "is required but not set; run `zitadel-bff secret` for one",
+        "ZITADEL_CALLBACK_URL": "is required but not set; "
+        "for example ZITADEL_CALLBACK_URL=https://app.example.com/auth/callback",
+        "ZITADEL_CLIENT_ID": "is required but not set; "
+        "for example ZITADEL_CLIENT_ID=243864426485212395@my-project",
+        "ZITADEL_DOMAIN": "is required but not set; "
+        "for example ZITADEL_DOMAIN=https://my-org.zitadel.cloud",
+        "ZITADEL_POST_LOGOUT_URL": "is required but not set; "
+        "for example ZITADEL_POST_LOGOUT_URL=https://app.example.com/auth/logout/callback",
+    }
+
+
+def test_an_empty_optional_variable_means_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("METRICS_PORT", "")
+    monkeypatch.setenv("ACCESS_LOG", " ")
+    settings = load_settings(None, **GOOD)
+    assert (settings.metrics_port, settings.access_log) == (None, None)
+
+
+# Values that cannot work -------------------------------------------------------------------
+
+
+def test_the_env_example_placeholders_are_the_ones_refused() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    lines = set(example.read_text().splitlines())
+    assert {
+        f"SESSION_SECRET={PLACEHOLDER_SECRET}",
+        f"ZITADEL_DOMAIN={PLACEHOLDER_DOMAIN}",
+        f"ZITADEL_CLIENT_ID={PLACEHOLDER_CLIENT_ID}",
+    } <= lines
+
+
+@pytest.mark.parametrize(
+    "domain", [PLACEHOLDER_DOMAIN, "my-instance.zitadel.cloud", "HTTPS://My-Instance.zitadel.cloud/"]
+)
+def test_the_placeholder_domain_is_refused(domain: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "zitadel_domain": domain})
+    assert info.value.problems == {
+        "ZITADEL_DOMAIN": "still the placeholder from .env.example: put your ZITADEL "
+        "instance's domain, e.g. https://my-org.zitadel.cloud"
+    }
+
+
+def test_the_placeholder_client_id_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "zitadel_client_id": PLACEHOLDER_CLIENT_ID})
+    assert info.value.problems == {
+        "ZITADEL_CLIENT_ID": "still the placeholder from .env.example: put the Client ID of "
+        "your ZITADEL application (the console shows it on the application's page)"
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://app.example.com/callback", "'/callback'"),
+        ("https://app.example.com", "'/'"),
+        ("https://app.example.com/auth/callback/", "'/auth/callback/'"),
+        ("https://app.example.com/api/auth/callback/zitadel", "'/api/auth/callback/zitadel'"),
+    ],
+)
+def test_a_callback_url_the_app_does_not_answer_is_refused(url: str, path: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "zitadel_callback_url": url})
+    assert info.value.problems == {
+        "ZITADEL_CALLBACK_URL": f"the path is {path}, but the app receives the sign-in at "
+        f"{CALLBACK_PATH}: set ZITADEL_CALLBACK_URL=https://app.example.com/auth/callback "
+        "(and register that redirect URI in ZITADEL)"
+    }
+
+
+def test_a_callback_below_a_mount_prefix_is_accepted() -> None:
+    url = "https://example.com/bff/auth/callback"  # an app mounted at /bff (ASGI root_path)
+    assert load_settings(None, **{**GOOD, "zitadel_callback_url": url}).zitadel_callback_url == url
+
+
+def test_check_refuses_a_post_logout_url_on_another_origin() -> None:
+    settings = load_settings(
+        None, **{**GOOD, "zitadel_post_logout_url": "https://www.example.com/bye"}
+    )  # a server starts with it: the sign-out works, its confirmation never shows
+    assert settings.check_problems() == {
+        "ZITADEL_POST_LOGOUT_URL": "is on https://www.example.com, not on the app's origin "
+        "https://app.example.com (from ZITADEL_CALLBACK_URL): set "
+        "ZITADEL_POST_LOGOUT_URL=https://app.example.com/auth/logout/callback"
+    }
+    assert load_settings(None, **GOOD).check_problems() == {}
+
+
+# What the sessions need --------------------------------------------------------------------
+
+
+def test_session_settings_need_neither_the_provider_nor_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("SESSION_SECRET", "s" * 32)
+    monkeypatch.setenv("PORT", "not-read")  # only SESSION_*, LOG_* are read
+    settings = load_session_settings(None)
+    assert settings.session_store == "sqlite:///./data/sessions.db"
+    assert settings.session_secret.get_secret_value() == "s" * 32
+    assert not hasattr(settings, "zitadel_domain")
+
+
+@pytest.mark.parametrize(
+    ("variables", "problems"),
+    [
+        ({}, {"SESSION_SECRET": "is required but not set; run `zitadel-bff secret` for one"}),
+        (
+            {"SESSION_SECRET": PLACEHOLDER_SECRET, "SESSION_STORE": "mysql://x"},
+            {
+                "SESSION_SECRET": "is the .env.example placeholder; "
+                "run `zitadel-bff secret` for a new one",
+                "SESSION_STORE": "must be sqlite:///path, memory://, redis://host:port/db, "
+                "redis+sentinel://host:port,.../master/db or redis+cluster://host:port,.../",
+            },
+        ),
+        (
+            {"SESSION_SECRET": "s" * 32, "SESSION_SECRET_PREVIOUS": "s" * 32},
+            {"SESSION_SECRET_PREVIOUS": "must not repeat SESSION_SECRET"},
+        ),
+    ],
+    ids=["nothing", "placeholder-and-store", "repeated-secret"],
+)
+def test_session_settings_are_refused_as_the_full_settings_are(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], problems: dict[str, str]
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_session_settings(None)
+    assert info.value.problems == problems
+    provider = {k: v for k, v in GOOD.items() if not k.startswith("session_")}
+    with pytest.raises(ConfigError) as full:
+        load_settings(None, **provider)
+    assert full.value.problems == problems  # the same words
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///./data/sessions.db", "sqlite:///./data/sessions.db"),
+        ("memory://", "memory://"),
+        ("redis://:s3cret@cache:6379/0?password=s3cret", "redis://cache:6379/0"),
+        ("rediss://user:s3cret@cache.example.com", "rediss://cache.example.com"),
+        ("redis+sentinel://:s3cret@h1:26379,h2:26379/mymaster/0",
+         "redis+sentinel://h1:26379,h2:26379/mymaster/0"),
+    ],
+)
+def test_a_store_url_is_shown_without_credentials(url: str, shown: str) -> None:
+    assert display_store_url(url) == shown

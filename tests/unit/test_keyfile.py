@@ -66,7 +66,7 @@ def test_a_service_account_key_is_refused_with_what_is_needed(
 def test_a_key_file_and_a_secret_together_are_refused(key_file: Path) -> None:
     problem = problem_of(zitadel_client_key_file=str(key_file), zitadel_client_secret="s3cret")
     assert problem == (
-        "set either it (private_key_jwt) or ZITADEL_CLIENT_SECRET (client_secret_basic), not both"
+        "set either it (private_key_jwt) or ZITADEL_CLIENT_SECRET (a client secret), not both"
     )
 
 

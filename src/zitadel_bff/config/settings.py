@@ -1,10 +1,15 @@
-"""The Settings object: every variable, validated at construction, and load_settings."""
+"""The settings objects, validated at construction, and their loaders.
+
+:class:`SessionSettings` is what the stored sessions need (the store, the secrets, the lifetimes,
+logging): enough for ``zitadel-bff sessions``, which must work without the provider's variables.
+:class:`Settings` adds everything else the app needs, and is what the app and ``check`` use.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -12,6 +17,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -19,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import ConfigError
 from ..keyfile import ClientKey, read_client_key
+from .problems import EXAMPLES, example, problems_of
 from .stores import check_store_url
 from .values import (
     absolute_url,
@@ -29,11 +36,16 @@ from .values import (
 )
 
 __all__ = [
+    "CALLBACK_PATH",
     "DEFAULT_SCOPES",
     "ORG_DOMAIN_SCOPE",
     "ORG_ID_SCOPE",
+    "PLACEHOLDER_CLIENT_ID",
+    "PLACEHOLDER_DOMAIN",
     "PLACEHOLDER_SECRET",
+    "SessionSettings",
     "Settings",
+    "load_session_settings",
     "load_settings",
 ]
 
@@ -41,8 +53,13 @@ DEFAULT_SCOPES = (
     "openid profile email offline_access urn:zitadel:iam:user:metadata "
     "urn:zitadel:iam:user:resourceowner urn:zitadel:iam:org:projects:roles"
 )
-#: The value `.env.example` ships with; refused so that nobody runs with a published secret.
+#: The values `.env.example` ships with, refused: nobody runs with a published secret, and
+#: a copied file that was not filled in says so at start instead of failing at the first sign-in.
 PLACEHOLDER_SECRET = "change-me-to-a-random-string-of-at-least-32-characters"  # noqa: S105
+PLACEHOLDER_DOMAIN = "https://my-instance.zitadel.cloud"
+PLACEHOLDER_CLIENT_ID = "000000000000000000@my-project"
+#: Where the module receives the sign-in (auth/routes/signin.py): the redirect URI's path.
+CALLBACK_PATH = "/auth/callback"
 MIN_SECRET_LENGTH = 32
 ORG_ID_SCOPE = "urn:zitadel:iam:org:id:"
 ORG_DOMAIN_SCOPE = "urn:zitadel:iam:org:domain:primary:"
@@ -52,24 +69,22 @@ DOMAIN = re.compile(rf"(?=.{{1,253}}$)({DNS_LABEL}\.)*{DNS_LABEL}")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 LOG_FORMATS = ("text", "json")
+ID_TOKEN_ALGS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA")
 
 
-class Settings(BaseSettings):
-    """Every setting of the app. Field names are the environment variable names, lower-cased."""
+_S = TypeVar("_S", bound="SessionSettings")
+
+
+class SessionSettings(BaseSettings):
+    """What the stored sessions need: the store, the secrets that seal and key the records,
+    their lifetimes, and logging. Field names are the environment variable names, lower-cased."""
 
     model_config = SettingsConfigDict(
         env_file=None, extra="ignore", case_sensitive=False, validate_default=True
     )
 
-    host: str = "127.0.0.1"
-    port: int = Field(3000, ge=1, le=65535)
     log_level: str = "INFO"
     log_format: str = "text"
-    #: The access log (one line per request, with its request id): None = on with JSON logs.
-    access_log: bool | None = None
-    trusted_proxies: str = ""
-    metrics_port: int | None = Field(None, ge=1, le=65535)
-    shutdown_timeout: int = Field(30, ge=1, le=3600)
 
     session_secret: SecretStr
     #: Earlier SESSION_SECRETs, comma separated: what they sealed and signed stays valid.
@@ -77,6 +92,80 @@ class Settings(BaseSettings):
     session_duration: int = Field(3600, ge=60)
     session_max_lifetime: int = Field(86400, ge=60)
     session_store: str = "sqlite:///./data/sessions.db"
+
+    @field_validator("session_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "is the .env.example placeholder; run `zitadel-bff secret` for a new one"
+            )
+        if len(raw) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)}); "
+                "run `zitadel-bff secret` for one"
+            )
+        return value
+
+    @field_validator("session_secret_previous")
+    @classmethod
+    def _previous(cls, value: SecretStr) -> SecretStr:
+        for number, raw in enumerate(_split_secrets(value.get_secret_value()), 1):
+            if raw == PLACEHOLDER_SECRET:
+                raise ValueError(f"secret {number} is the .env.example placeholder")
+            if len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"secret {number} must be at least {MIN_SECRET_LENGTH} characters "
+                    f"(got {len(raw)})"
+                )
+        return value
+
+    @field_validator("session_store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        return check_store_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return _one_of(value.upper(), LOG_LEVELS, "log_level", shown=value)
+
+    @field_validator("log_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        return _one_of(value.lower(), LOG_FORMATS, "log_format", shown=value)
+
+    @model_validator(mode="after")
+    def _lifetimes(self) -> Self:
+        if self.session_max_lifetime < self.session_duration:
+            raise ValueError(
+                "SESSION_MAX_LIFETIME must be at least SESSION_DURATION "
+                f"({self.session_max_lifetime} < {self.session_duration})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_differ(self) -> Self:
+        if self.session_secret.get_secret_value() in self.previous_secrets:
+            raise ValueError("SESSION_SECRET_PREVIOUS: must not repeat SESSION_SECRET")
+        return self
+
+    @property
+    def previous_secrets(self) -> list[str]:
+        return _split_secrets(self.session_secret_previous.get_secret_value())
+
+
+class Settings(SessionSettings):
+    """Every setting of the app. Field names are the environment variable names, lower-cased."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+    #: The access log (one line per request, with its request id): None = on with JSON logs.
+    access_log: bool | None = None
+    trusted_proxies: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    shutdown_timeout: int = Field(30, ge=1, le=3600)
 
     zitadel_domain: str
     zitadel_client_id: str = Field(min_length=1)
@@ -109,30 +198,11 @@ class Settings(BaseSettings):
     public_paths: str = ""
     upstream_pass_access_token: bool = False
 
-    @field_validator("session_secret")
+    @field_validator("metrics_port", "access_log", mode="before")
     @classmethod
-    def _secret(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        if raw == PLACEHOLDER_SECRET:
-            raise ValueError(
-                "is the .env.example placeholder; run `zitadel-bff secret` for a new one"
-            )
-        if len(raw) < MIN_SECRET_LENGTH:
-            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
-        return value
-
-    @field_validator("session_secret_previous")
-    @classmethod
-    def _previous(cls, value: SecretStr) -> SecretStr:
-        for number, raw in enumerate(_split_secrets(value.get_secret_value()), 1):
-            if raw == PLACEHOLDER_SECRET:
-                raise ValueError(f"secret {number} is the .env.example placeholder")
-            if len(raw) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"secret {number} must be at least {MIN_SECRET_LENGTH} characters "
-                    f"(got {len(raw)})"
-                )
-        return value
+    def _empty_is_unset(cls, value: object) -> object:
+        """``METRICS_PORT=`` or ``ACCESS_LOG=`` in a .env file means the default, as if unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("zitadel_domain")
     @classmethod
@@ -144,16 +214,50 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be a host name or an origin, e.g. https://my-org.zitadel.cloud")
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
+            raise ValueError(
+                "must use https (plain http is allowed only for localhost/loopback), "
+                "e.g. https://my-org.zitadel.cloud"
+            )
         if parts.query or parts.fragment:
             raise ValueError("must be an origin, e.g. https://my-org.zitadel.cloud")
         # ZITADEL's issuer is the bare origin; other providers may have a path (kept as given).
-        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        issuer = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        if issuer.lower() == PLACEHOLDER_DOMAIN:
+            raise ValueError(
+                "still the placeholder from .env.example: put your ZITADEL instance's domain, "
+                "e.g. https://my-org.zitadel.cloud"
+            )
+        return issuer
+
+    @field_validator("zitadel_client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if value.strip() == PLACEHOLDER_CLIENT_ID:
+            raise ValueError(
+                "still the placeholder from .env.example: put the Client ID of your ZITADEL "
+                "application (the console shows it on the application's page)"
+            )
+        return value
 
     @field_validator("zitadel_callback_url", "zitadel_post_logout_url")
     @classmethod
-    def _urls(cls, value: str) -> str:
-        return absolute_url(value.strip())
+    def _urls(cls, value: str, info: ValidationInfo) -> str:
+        return absolute_url(value.strip(), example=EXAMPLES[str(info.field_name)])
+
+    @field_validator("zitadel_callback_url")
+    @classmethod
+    def _callback_path(cls, value: str) -> str:
+        # The module answers at /auth/callback of the app's root; an app mounted below a
+        # prefix (ASGI root_path) answers at <prefix>/auth/callback, so only the end is fixed.
+        parts = urlsplit(value)
+        if not parts.path.endswith(CALLBACK_PATH):
+            origin = f"{parts.scheme}://{parts.netloc}"
+            raise ValueError(
+                f"the path is {parts.path or '/'!r}, but the app receives the sign-in at "
+                f"{CALLBACK_PATH}: set ZITADEL_CALLBACK_URL={origin}{CALLBACK_PATH} "
+                "(and register that redirect URI in ZITADEL)"
+            )
+        return value
 
     @field_validator("zitadel_post_login_url")
     @classmethod
@@ -173,14 +277,12 @@ class Settings(BaseSettings):
     @field_validator("zitadel_id_token_alg")
     @classmethod
     def _alg(cls, value: str) -> str:
-        if value not in ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"):
-            raise ValueError("must be an asymmetric JWS algorithm such as RS256")
+        if value not in ID_TOKEN_ALGS:
+            raise ValueError(
+                f"{value!r} is not an asymmetric JWS algorithm ({', '.join(ID_TOKEN_ALGS)}); "
+                f"{example('zitadel_id_token_alg')}"
+            )
         return value
-
-    @field_validator("session_store")
-    @classmethod
-    def _store(cls, value: str) -> str:
-        return check_store_url(value)
 
     @field_validator("api_routes")
     @classmethod
@@ -197,13 +299,6 @@ class Settings(BaseSettings):
     @classmethod
     def _public_paths(cls, value: str) -> str:
         return ",".join(parse_public_paths(value))
-
-    @field_validator("log_level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
-        return value.upper()
 
     @field_validator("zitadel_org_id")
     @classmethod
@@ -250,7 +345,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _organisation(self) -> Settings:
+    def _organisation(self) -> Self:
         if self.zitadel_org_id and self.zitadel_org_domain:
             raise ValueError(
                 "ZITADEL_ORG_DOMAIN: set either ZITADEL_ORG_ID or ZITADEL_ORG_DOMAIN, not both"
@@ -258,13 +353,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _client_authentication(self) -> Settings:
+    def _client_authentication(self) -> Self:
         if not self.zitadel_client_key_file:
             return self
         if self.zitadel_client_secret.get_secret_value():
             raise ValueError(
                 "ZITADEL_CLIENT_KEY_FILE: set either it (private_key_jwt) or "
-                "ZITADEL_CLIENT_SECRET (client_secret_basic), not both"
+                "ZITADEL_CLIENT_SECRET (a client secret), not both"
             )
         key = read_client_key(self.zitadel_client_key_file)
         if key.client_id != self.zitadel_client_id:
@@ -275,30 +370,26 @@ class Settings(BaseSettings):
         self._client_key = key
         return self
 
-    @field_validator("log_format")
-    @classmethod
-    def _format(cls, value: str) -> str:
-        if value.lower() not in LOG_FORMATS:
-            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
-        return value.lower()
-
     @model_validator(mode="after")
-    def _lifetimes(self) -> Settings:
-        if self.session_max_lifetime < self.session_duration:
-            raise ValueError(
-                "SESSION_MAX_LIFETIME must be at least SESSION_DURATION "
-                f"({self.session_max_lifetime} < {self.session_duration})"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _ports(self) -> Settings:
+    def _ports(self) -> Self:
         if self.metrics_port is not None and self.metrics_port == self.port:
             raise ValueError(f"METRICS_PORT: must differ from PORT (both {self.port})")
-        current = self.session_secret.get_secret_value()
-        if current in self.previous_secrets:
-            raise ValueError("SESSION_SECRET_PREVIOUS: must not repeat SESSION_SECRET")
         return self
+
+    def check_problems(self) -> dict[str, str]:
+        """What ``zitadel-bff check`` refuses beyond what construction refuses: settings a
+        server can start with, that still do not work as meant (one problem per variable)."""
+        problems: dict[str, str] = {}
+        logout = urlsplit(self.zitadel_post_logout_url)
+        if f"{logout.scheme}://{logout.netloc}" != self.public_origin:
+            # The provider sends the user back there with the logout state; only this app's
+            # /auth/logout/callback can check it and confirm the sign-out.
+            problems["ZITADEL_POST_LOGOUT_URL"] = (
+                f"is on {logout.scheme}://{logout.netloc}, not on the app's origin "
+                f"{self.public_origin} (from ZITADEL_CALLBACK_URL): set "
+                f"ZITADEL_POST_LOGOUT_URL={self.public_origin}/auth/logout/callback"
+            )
+        return problems
 
     # Derived values -----------------------------------------------------------------------
 
@@ -363,10 +454,6 @@ class Settings(BaseSettings):
         return self.trusted_proxies or None
 
     @property
-    def previous_secrets(self) -> list[str]:
-        return _split_secrets(self.session_secret_previous.get_secret_value())
-
-    @property
     def request_log(self) -> bool:
         """Whether each request gets an id and an access-log line (default: with JSON logs)."""
         return self.access_log if self.access_log is not None else self.log_format == "json"
@@ -376,20 +463,20 @@ def _split_secrets(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _problems(exc: ValidationError) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for error in exc.errors():
-        loc = error.get("loc") or ()
-        name = str(loc[0]).upper() if loc else "CONFIGURATION"
-        message = str(error.get("msg", "is invalid"))
-        if error.get("type") == "missing":
-            message = "is required but not set"
-        message = message.removeprefix("Value error, ")
-        named, sep, rest = message.partition(": ")
-        if not loc and sep and named.isupper() and " " not in named:
-            name, message = named, rest  # a check across variables that names its variable
-        problems.setdefault(name, message)
-    return problems
+def _one_of(value: str, choices: tuple[str, ...], field: str, *, shown: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{shown!r} is not one of {', '.join(choices)}; {example(field)}")
+    return value
+
+
+def _load(kind: type[_S], env_file: str | Path | None, overrides: dict[str, Any]) -> _S:
+    kwargs: dict[str, Any] = dict(overrides)
+    if env_file is not None and Path(env_file).is_file():
+        kwargs["_env_file"] = env_file
+    try:
+        return kind(**kwargs)
+    except ValidationError as exc:
+        raise ConfigError(problems_of(exc)) from exc
 
 
 def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -397,10 +484,10 @@ def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Setti
 
     Raises ConfigError naming every bad variable, so a wrong deployment fails at start.
     """
-    kwargs: dict[str, Any] = dict(overrides)
-    if env_file is not None and Path(env_file).is_file():
-        kwargs["_env_file"] = env_file
-    try:
-        return Settings(**kwargs)
-    except ValidationError as exc:
-        raise ConfigError(_problems(exc)) from exc
+    return _load(Settings, env_file, overrides)
+
+
+def load_session_settings(env_file: str | Path | None = None, **overrides: Any) -> SessionSettings:
+    """Only what the stored sessions need (SESSION_*, LOG_*), read as :func:`load_settings`
+    reads it and refused with the same messages; the provider's variables are not needed."""
+    return _load(SessionSettings, env_file, overrides)

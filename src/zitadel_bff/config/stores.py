@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-__all__ = ["SESSION_STORE_CHECKS", "check_store_url", "split_hosts"]
+__all__ = ["SESSION_STORE_CHECKS", "check_store_url", "display_store_url", "split_hosts"]
 
 
 SQLITE_FORMS = "sqlite:///relative/path.db or sqlite:////absolute/path.db"
@@ -119,3 +119,14 @@ def check_store_url(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+def display_store_url(url: str) -> str:
+    """SESSION_STORE as it may be shown: a Redis URL without its user, password and query
+    (where redis-py also takes a password); a SQLite path or memory:// as given."""
+    scheme, sep, rest = url.partition("://")
+    if not scheme.startswith("redis") or not sep:
+        return url
+    netloc, slash, path = rest.partition("/")
+    hosts = netloc.rpartition("@")[2]
+    return f"{scheme}://{hosts}{slash}{path.split('?')[0].split('#')[0]}"

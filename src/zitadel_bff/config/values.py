@@ -32,14 +32,18 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def absolute_url(value: str) -> str:
+def absolute_url(value: str, *, example: str) -> str:
+    """An absolute http(s) URL (https unless on a loopback host), without a fragment;
+    ``example`` is a good value of the variable, for the messages."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL, e.g. https://app.example.com/auth/callback")
+        raise ValueError(f"must be an absolute http(s) URL, e.g. {example}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("must use https (plain http is allowed only for localhost/loopback)")
+        raise ValueError(
+            f"must use https (plain http is allowed only for localhost/loopback), e.g. {example}"
+        )
     if parts.fragment:
-        raise ValueError("must not contain a #fragment")
+        raise ValueError(f"must not contain a #fragment, e.g. {example}")
     return value
 
 

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..errors import (
     AccessTokenRefused,
     InvalidIDToken,
+    ProviderError,
     ProviderMisconfigured,
     ProviderUnavailable,
     TokenExchangeFailed,
@@ -35,6 +36,7 @@ from ..errors import (
 from ..keyfile import ClientKey
 from ..observability.metrics import NO_METRICS, NullMetrics
 from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
+from .failures import describe_failure
 from .keys import JWKSCache
 from .models import AuthRequest, ProviderMetadata, TokenSet, new_auth_request, token_set
 from .tokens import TokenValidator
@@ -71,6 +73,7 @@ class OIDCClient:
         #: Times every call to the provider, by endpoint.
         self.metrics = metrics
         self.client_id = client_id
+        self.timeout = timeout
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         auth_method = "client_secret_basic" if client_secret else "none"
@@ -142,7 +145,7 @@ class OIDCClient:
                 doc = await self._get_json(
                     self.issuer.rstrip("/") + DISCOVERY_PATH, endpoint="discovery"
                 )
-            except ProviderUnavailable:
+            except ProviderError:
                 if self._metadata is not None:
                     logger.warning("discovery reload failed; keeping the cached document")
                     return self._metadata
@@ -166,15 +169,23 @@ class OIDCClient:
         self._http.revocation_endpoint_auth_method = method
 
     async def _get_json(self, url: str, *, endpoint: str) -> dict[str, Any]:
+        """The JSON object at ``url``. ProviderUnavailable when the provider cannot answer
+        (unreachable, timed out, 5xx); ProviderMisconfigured when it answers with something
+        else than a JSON object (a 3xx or 4xx: the URL, so ZITADEL_DOMAIN, is wrong)."""
         try:
             with self.metrics.provider_call(endpoint):
                 resp = await self._http.request("GET", url, withhold_token=True)
             resp.raise_for_status()
-            data = resp.json()
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"GET {url} failed: {exc.__class__.__name__}") from exc
+            error: type[ProviderError] = ProviderUnavailable
+            if isinstance(exc, httpx.HTTPStatusError) and not exc.response.is_server_error:
+                error = ProviderMisconfigured
+            raise error(f"GET {url} {describe_failure(exc, url, timeout=self.timeout)}") from exc
+        try:
+            data = resp.json()
         except ValueError as exc:
-            raise ProviderMisconfigured(f"GET {url} did not return JSON") from exc
+            kind = resp.headers.get("content-type", "no Content-Type")
+            raise ProviderMisconfigured(f"GET {url} did not return JSON (but {kind})") from exc
         if not isinstance(data, dict):
             raise ProviderMisconfigured(f"GET {url} did not return a JSON object")
         return data

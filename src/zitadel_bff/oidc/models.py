@@ -32,9 +32,11 @@ class ProviderMetadata:
     @classmethod
     def from_document(cls, doc: dict[str, Any], expected_issuer: str) -> ProviderMetadata:
         issuer = doc.get("issuer")
+        if not isinstance(issuer, str):
+            raise ProviderMisconfigured("the discovery document names no issuer")
         # OIDC Discovery 4.3: the issuer must be identical to the one we asked (ZITADEL_DOMAIN is
         # stored without a trailing slash, so "https://op/" matches a configured "https://op/").
-        if not isinstance(issuer, str) or issuer.rstrip("/") != expected_issuer.rstrip("/"):
+        if issuer.rstrip("/") != expected_issuer.rstrip("/"):
             raise ProviderMisconfigured(
                 f"discovery issuer {issuer!r} differs from ZITADEL_DOMAIN {expected_issuer!r}"
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import string
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.broken import answering, closed_port, self_signed_tls, silent
 from tests.support.cli import CliResult, environment, logging_restored, run_cli, use_environment
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, NoRefresher, new_session
 from tests.support.settings import TEST_SECRET
@@ -28,6 +30,8 @@ from zitadel_bff.sessions import Keyring, SessionManager, SQLiteStore
 #: A provider nobody runs: commands must fail before they reach it, or say it is unreachable.
 GONE = "http://127.0.0.1:9"
 PORT = 3999
+DISCOVERY = "/.well-known/openid-configuration"
+NOT_PURGED = " (expired sessions not yet purged are not counted)"
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - only passed to a fake uvicorn.run
 URL_SAFE = frozenset(string.ascii_letters + string.digits + "-_")
 
@@ -38,6 +42,27 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     use_environment(monkeypatch, environment(GONE, PORT, "sqlite:///cli.db"))
     return tmp_path / "cli.db"
+
+
+def usage_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What argparse says when it refuses ``args`` (it exits with status 2)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err
+
+
+def help_text(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``zitadel-bff <args> --help``, with its line breaks and runs of spaces made one space
+    (argparse wraps to the terminal's width)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
 
 
 @pytest.fixture
@@ -69,11 +94,16 @@ def test_a_bad_configuration_lists_every_variable_in_one_message(
         2,
         "",
         "zitadel-bff: invalid configuration:\n"
-        "  SESSION_SECRET: must be at least 32 characters (got 5)\n"
-        "  ZITADEL_CALLBACK_URL: is required but not set\n"
-        "  ZITADEL_CLIENT_ID: is required but not set\n"
-        "  ZITADEL_DOMAIN: must use https (plain http is allowed only for localhost/loopback)\n"
-        "  ZITADEL_POST_LOGOUT_URL: is required but not set\n",
+        "  SESSION_SECRET: must be at least 32 characters (got 5); "
+        "run `zitadel-bff secret` for one\n"
+        "  ZITADEL_CALLBACK_URL: is required but not set; "
+        "for example ZITADEL_CALLBACK_URL=https://app.example.com/auth/callback\n"
+        "  ZITADEL_CLIENT_ID: is required but not set; "
+        "for example ZITADEL_CLIENT_ID=243864426485212395@my-project\n"
+        "  ZITADEL_DOMAIN: must use https (plain http is allowed only for localhost/loopback), "
+        "e.g. https://my-org.zitadel.cloud\n"
+        "  ZITADEL_POST_LOGOUT_URL: is required but not set; "
+        "for example ZITADEL_POST_LOGOUT_URL=https://app.example.com/auth/logout/callback\n",
     )
 
 
@@ -84,7 +114,9 @@ def test_variables_come_from_the_env_file_in_the_working_directory(
     use_environment(monkeypatch, {})
     variables = environment(GONE, PORT, "sqlite:///from-dotenv.db")
     Path(".env").write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
-    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "0\n", "")
+    assert run_cli(["sessions", "count"], capsys) == CliResult(
+        0, f"0 live sessions in sqlite:///from-dotenv.db{NOT_PURGED}\n", ""
+    )
     assert (tmp_path / "from-dotenv.db").is_file()
 
 
@@ -102,6 +134,73 @@ def test_env_file_names_another_file(
         2,
         "zitadel-bff: invalid configuration:",
     )
+
+
+# help --------------------------------------------------------------------------------------
+
+
+def test_help_says_what_the_command_is_and_where_its_settings_come_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = help_text([], capsys)
+    assert text.startswith("usage: zitadel-bff [-h] [--version] [--env-file FILE] <command> ...")
+    assert "``" not in text  # no reStructuredText from a docstring
+    for line in [
+        "Sign users in with ZITADEL (OpenID Connect, code flow with PKCE)",
+        "serve run the web app",
+        "check validate the configuration and probe the provider",
+        "secret print a new random SESSION_SECRET",
+        "sessions count, purge or revoke stored sessions",
+        "--env-file FILE read variables from FILE instead of ./.env",
+        "Run `zitadel-bff <command> --help` for a command's details.",
+        "from environment variables and from .env in the current directory",
+        "Exit status: 0 done; 1 a failure at run time",
+    ]:
+        assert line in text
+
+
+def test_serve_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_text(["serve"], capsys)
+    for line in [
+        "usage: zitadel-bff serve [-h] [--host HOST] [--port PORT] [--access-log] [--workers N]",
+        "Run the app with uvicorn.",
+        "--host HOST address to listen on (default: HOST from the environment or .env)",
+        "--port PORT port to listen on (default: PORT from the environment or .env)",
+        "--access-log log one line per request with its request id",
+        "--workers N processes serving the port (default 1)",
+    ]:
+        assert line in text
+
+
+def test_sessions_help_lists_each_action_and_what_it_needs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = help_text(["sessions"], capsys)
+    for line in [
+        "usage: zitadel-bff sessions [-h] <action> ...",
+        "Every action needs only SESSION_SECRET and SESSION_STORE",
+        "none of the ZITADEL_* variables; revoke also needs --sub.",
+        "count print how many sessions are live",
+        "purge delete expired records",
+        "revoke end every session of one user, at once (needs --sub)",
+    ]:
+        assert line in text
+    revoke = help_text(["sessions", "revoke"], capsys)
+    assert "usage: zitadel-bff sessions revoke [-h] --sub SUB" in revoke
+    assert "ZITADEL is not contacted" in revoke
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("check", "Validate every variable, including settings a server would start with"),
+        ("secret", "Print a new random SESSION_SECRET (64 URL-safe characters)."),
+    ],
+)
+def test_check_and_secret_describe_themselves(
+    capsys: pytest.CaptureFixture[str], command: str, words: str
+) -> None:
+    assert words in help_text([command], capsys)
 
 
 # serve -------------------------------------------------------------------------------------
@@ -195,15 +294,190 @@ def test_serve_names_why_sqlite_cannot_open_the_database(
 # check -------------------------------------------------------------------------------------
 
 
-def test_check_reports_an_unreachable_provider(
-    db: Path, capsys: pytest.CaptureFixture[str]
+def test_check_says_each_bad_value_in_our_words(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    for name, value in {
+        "PORT": "abc",
+        "ZITADEL_TIMEOUT": "soon",
+        "ACCESS_LOG": "maybe",
+        "LOG_LEVEL": "loud",
+        "LOG_FORMAT": "xml",
+        "ZITADEL_POST_LOGOUT_URL": "logout",
+        "SESSION_DURATION": "30",
+    }.items():
+        monkeypatch.setenv(name, value)
     assert run_cli(["check"], capsys) == CliResult(
+        2,
+        "",
+        "zitadel-bff: invalid configuration:\n"
+        "  ACCESS_LOG: 'maybe' is not true or false; for example ACCESS_LOG=true\n"
+        "  LOG_FORMAT: 'xml' is not one of text, json; for example LOG_FORMAT=json\n"
+        "  LOG_LEVEL: 'loud' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG; "
+        "for example LOG_LEVEL=INFO\n"
+        "  PORT: 'abc' is not a whole number; for example PORT=3000\n"
+        "  SESSION_DURATION: must be at least 60 seconds, not 30; "
+        "for example SESSION_DURATION=3600\n"
+        "  ZITADEL_POST_LOGOUT_URL: must be an absolute http(s) URL, "
+        "e.g. https://app.example.com/auth/logout/callback\n"
+        "  ZITADEL_TIMEOUT: 'soon' is not a number of seconds; for example ZITADEL_TIMEOUT=10\n",
+    )
+
+
+def test_check_refuses_the_placeholders_of_env_example(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZITADEL_DOMAIN", "https://my-instance.zitadel.cloud")
+    monkeypatch.setenv("ZITADEL_CLIENT_ID", "000000000000000000@my-project")
+    assert run_cli(["check"], capsys) == CliResult(
+        2,
+        "",
+        "zitadel-bff: invalid configuration:\n"
+        "  ZITADEL_CLIENT_ID: still the placeholder from .env.example: put the Client ID of your "
+        "ZITADEL application (the console shows it on the application's page)\n"
+        "  ZITADEL_DOMAIN: still the placeholder from .env.example: put your ZITADEL instance's "
+        "domain, e.g. https://my-org.zitadel.cloud\n",
+    )
+
+
+@pytest.mark.parametrize("command", [["check"], ["serve"]])
+@pytest.mark.usefixtures("no_server")
+def test_a_callback_path_the_app_does_not_answer_stops_check_and_serve(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("ZITADEL_CALLBACK_URL", f"http://127.0.0.1:{PORT}/callback")
+    assert run_cli(command, capsys) == CliResult(
+        2,
+        "",
+        "zitadel-bff: invalid configuration:\n"
+        "  ZITADEL_CALLBACK_URL: the path is '/callback', but the app receives the sign-in at "
+        f"/auth/callback: set ZITADEL_CALLBACK_URL=http://127.0.0.1:{PORT}/auth/callback "
+        "(and register that redirect URI in ZITADEL)\n",
+    )
+    assert not db.exists()
+
+
+def test_check_refuses_a_post_logout_url_on_another_origin(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZITADEL_POST_LOGOUT_URL", "http://localhost:8080/auth/logout/callback")
+    assert run_cli(["check"], capsys) == CliResult(  # before the provider is asked (GONE)
+        2,
+        "",
+        "zitadel-bff: invalid configuration:\n"
+        "  ZITADEL_POST_LOGOUT_URL: is on http://localhost:8080, not on the app's origin "
+        f"http://127.0.0.1:{PORT} (from ZITADEL_CALLBACK_URL): set "
+        f"ZITADEL_POST_LOGOUT_URL=http://127.0.0.1:{PORT}/auth/logout/callback\n",
+    )
+
+
+def check_against(
+    issuer: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> CliResult:
+    monkeypatch.setenv("ZITADEL_DOMAIN", issuer)
+    return run_cli(["check"], capsys)
+
+
+def test_check_names_the_address_that_refused(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}{DISCOVERY}"
+    assert check_against(f"http://127.0.0.1:{port}", monkeypatch, capsys) == CliResult(
         1,
         "",
-        "zitadel-bff: provider_unavailable: "
-        f"GET {GONE}/.well-known/openid-configuration failed: ConnectError\n",
+        f"zitadel-bff: provider_unavailable: GET {url} failed: "
+        f"connection refused by 127.0.0.1:{port}\n",
     )
+
+
+def test_check_names_the_dns_name_not_found(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # RFC 6761 reserves .invalid: no resolver finds it. The answer is the resolver's own
+    # "no such name", given here so that an offline resolver (which may hang or say "try
+    # again") cannot change what the test sees.
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "idp.example.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    result = check_against("https://idp.example.invalid", monkeypatch, capsys)
+    assert result == CliResult(
+        1,
+        "",
+        f"zitadel-bff: provider_unavailable: GET https://idp.example.invalid{DISCOVERY} "
+        "failed: DNS name idp.example.invalid not found\n",
+    )
+
+
+def test_check_says_why_tls_failed(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with self_signed_tls(tmp_path) as issuer:
+        result = check_against(issuer, monkeypatch, capsys)
+    assert result == CliResult(
+        1,
+        "",
+        f"zitadel-bff: provider_unavailable: GET {issuer}{DISCOVERY} failed: "
+        "the TLS certificate of 127.0.0.1 is not trusted: self-signed certificate\n",
+    )
+
+
+def test_check_says_how_long_it_waited(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZITADEL_TIMEOUT", "0.2")
+    with silent() as issuer:
+        result = check_against(issuer, monkeypatch, capsys)
+    address = issuer.removeprefix("http://")
+    assert result == CliResult(
+        1,
+        "",
+        f"zitadel-bff: provider_unavailable: GET {issuer}{DISCOVERY} failed: "
+        f"no answer from {address} within 0.2 s\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "problem"),
+    [
+        (404, "instance not found", "text/plain", "provider_misconfigured: GET {url} answered 404"),
+        (503, "", "text/plain", "provider_unavailable: GET {url} answered 503"),
+        (
+            200,
+            "<html>a login page</html>",
+            "text/html; charset=utf-8",
+            "provider_misconfigured: GET {url} did not return JSON (but text/html; charset=utf-8)",
+        ),
+        (
+            200,
+            '{"name": "not a provider"}',
+            "application/json",
+            "provider_misconfigured: the discovery document names no issuer",
+        ),
+    ],
+    ids=["not-found", "unavailable", "html", "no-issuer"],
+)
+def test_check_says_what_the_provider_answered(
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    body: str,
+    kind: str,
+    problem: str,
+) -> None:
+    with answering(status, body, kind) as issuer:
+        result = check_against(issuer, monkeypatch, capsys)
+    message = problem.format(url=issuer + DISCOVERY)
+    assert result == CliResult(1, "", f"zitadel-bff: {message}\n")
+
+
 
 
 # sessions ----------------------------------------------------------------------------------
@@ -218,11 +492,13 @@ def test_sessions_with_redis_down_fail_in_one_line_after_the_retries(
     )
 
 
-async def seed(db: Path, subs: list[str], *, timed_out: int = 0) -> None:
-    """Sessions for ``subs`` as sign-ins would have stored them, and ``timed_out`` sessions
-    whose idle time ran out an hour ago (still in the file until purged)."""
+async def seed(
+    db: Path, subs: list[str], *, timed_out: int = 0, secret: str = TEST_SECRET
+) -> None:
+    """Sessions for ``subs`` as sign-ins would have stored them (sealed under ``secret``), and
+    ``timed_out`` sessions whose idle time ran out an hour ago (still in the file until purged)."""
     store = SQLiteStore(db)
-    keyring = Keyring(TEST_SECRET)
+    keyring = Keyring(secret)
     now = time.time()
 
     def manager(at: float) -> SessionManager:
@@ -246,7 +522,9 @@ async def seed(db: Path, subs: list[str], *, timed_out: int = 0) -> None:
 
 def test_sessions_count_counts_live_sessions(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     asyncio.run(seed(db, [ADMIN_SUB, ADMIN_SUB, ALICE_SUB], timed_out=1))
-    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "3\n", "")
+    assert run_cli(["sessions", "count"], capsys) == CliResult(
+        0, f"3 live sessions in sqlite:///cli.db{NOT_PURGED}\n", ""
+    )
 
 
 def test_sessions_purge_deletes_what_has_expired(
@@ -254,12 +532,14 @@ def test_sessions_purge_deletes_what_has_expired(
 ) -> None:
     asyncio.run(seed(db, [ADMIN_SUB], timed_out=2))
     assert run_cli(["sessions", "purge"], capsys) == CliResult(
-        0, "purged 2 expired record(s)\n", ""
+        0, "purged 2 expired records from sqlite:///cli.db\n", ""
     )
     assert run_cli(["sessions", "purge"], capsys) == CliResult(
-        0, "purged 0 expired record(s)\n", ""
+        0, "purged 0 expired records from sqlite:///cli.db\n", ""
     )
-    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "1\n", "")
+    assert run_cli(["sessions", "count"], capsys) == CliResult(
+        0, f"1 live session in sqlite:///cli.db{NOT_PURGED}\n", ""
+    )
 
 
 def test_sessions_revoke_ends_every_session_of_one_user(
@@ -267,16 +547,88 @@ def test_sessions_revoke_ends_every_session_of_one_user(
 ) -> None:
     asyncio.run(seed(db, [ADMIN_SUB, ALICE_SUB, ADMIN_SUB]))
     revoke = ["sessions", "revoke", "--sub", ADMIN_SUB]
-    assert run_cli(revoke, capsys) == CliResult(0, "revoked 2 session(s)\n", "")
-    assert run_cli(revoke, capsys) == CliResult(0, "revoked 0 session(s)\n", "")
-    assert run_cli(["sessions", "count"], capsys) == CliResult(0, "1\n", "")
-
-
-def test_sessions_revoke_needs_a_user(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["sessions", "revoke"], capsys) == CliResult(
-        2, "", "zitadel-bff: sessions revoke needs --sub\n"
+    assert run_cli(revoke, capsys) == CliResult(
+        0, f"revoked 2 sessions of user {ADMIN_SUB} in sqlite:///cli.db\n", ""
     )
+    assert run_cli(revoke, capsys) == CliResult(
+        0, f"revoked 0 sessions of user {ADMIN_SUB} in sqlite:///cli.db\n", ""
+    )
+    assert run_cli(["sessions", "count"], capsys).out.startswith("1 live session in ")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ([], "the following arguments are required: --sub"),
+        (["--sub", " "], "argument --sub: must be a user id, e.g. 243864426485212398"),
+    ],
+    ids=["missing", "blank"],
+)
+def test_sessions_revoke_needs_a_user(
+    db: Path, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    assert usage_error(["sessions", "revoke", *args], capsys).splitlines() == [
+        "usage: zitadel-bff sessions revoke [-h] --sub SUB",
+        f"zitadel-bff sessions revoke: error: {error}",
+    ]
     assert not db.exists()  # refused before anything was opened
+
+
+def test_sessions_need_only_the_store_and_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_environment(
+        monkeypatch, {"SESSION_SECRET": TEST_SECRET, "SESSION_STORE": "sqlite:///only.db"}
+    )
+    asyncio.run(seed(tmp_path / "only.db", [ADMIN_SUB, ALICE_SUB]))
+    for command, out in [
+        (["count"], f"2 live sessions in sqlite:///only.db{NOT_PURGED}\n"),
+        (["purge"], "purged 0 expired records from sqlite:///only.db\n"),
+        (["revoke", "--sub", ALICE_SUB], f"revoked 1 session of user {ALICE_SUB} in "
+         "sqlite:///only.db\n"),
+    ]:
+        assert run_cli(["sessions", *command], capsys) == CliResult(0, out, "")
+
+
+def test_sessions_without_a_secret_open_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # e.g. a directory without the .env
+    use_environment(monkeypatch, {})
+    assert run_cli(["sessions", "count"], capsys) == CliResult(
+        2,
+        "",
+        "zitadel-bff: invalid configuration:\n"
+        "  SESSION_SECRET: is required but not set; run `zitadel-bff secret` for one\n",
+    )
+    assert list(tmp_path.iterdir()) == []  # no ./data/sessions.db made in the wrong place
+
+
+def test_sessions_revoke_finds_sessions_sealed_under_the_previous_secret(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = "previous-session-secret-0123456789-abcdefghij"
+    asyncio.run(seed(db, [ADMIN_SUB, ADMIN_SUB], secret=old))
+    revoke = ["sessions", "revoke", "--sub", ADMIN_SUB]
+    # The sub's tag is an HMAC under the secret: without the old one, nothing matches.
+    assert run_cli(revoke, capsys).out.startswith("revoked 0 sessions of user")
+    monkeypatch.setenv("SESSION_SECRET_PREVIOUS", old)
+    assert run_cli(revoke, capsys).out.startswith("revoked 2 sessions of user")
+
+
+def test_sessions_show_the_store_without_its_password(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SESSION_STORE", "memory://")
+    result = run_cli(["sessions", "count"], capsys)
+    assert result == CliResult(
+        0,
+        "0 live sessions in memory:// (memory:// sessions live inside the server process; "
+        "this command sees none)\n",
+        "",
+    )
+    assert TEST_SECRET not in result.out + result.err
 
 
 # logging -----------------------------------------------------------------------------------

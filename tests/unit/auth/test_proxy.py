@@ -35,7 +35,7 @@ def settings(**overrides: Any) -> Settings:
         ("upstream_url", "127.0.0.1:8000", "must be an absolute http(s) URL"),
         ("upstream_url", "http://x:99999", "has an invalid port"),
         ("public_paths", "/ok,nope", "'nope' is not a path"),
-        ("api_timeout", "0", "greater than 0"),
+        ("api_timeout", "0", "must be more than 0 seconds, not 0"),
     ],
 )
 def test_bad_proxy_settings_are_refused_with_a_reason(

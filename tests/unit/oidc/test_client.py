@@ -103,7 +103,7 @@ def answer(status: int, **kwargs: Any) -> Handler:
         (
             httpx.Response(200, text="<html>login</html>"),
             ProviderMisconfigured,
-            f"GET {DISCOVERY_URL} did not return JSON",
+            f"GET {DISCOVERY_URL} did not return JSON (but text/plain; charset=utf-8)",
         ),
         (
             httpx.Response(200, json=[discovery()]),
@@ -113,10 +113,20 @@ def answer(status: int, **kwargs: Any) -> Handler:
         (
             httpx.Response(502, text="bad gateway"),
             ProviderUnavailable,
-            f"GET {DISCOVERY_URL} failed: HTTPStatusError",
+            f"GET {DISCOVERY_URL} answered 502",
+        ),
+        (  # the provider answers, but not there: ZITADEL_DOMAIN is wrong
+            httpx.Response(404, text="instance not found"),
+            ProviderMisconfigured,
+            f"GET {DISCOVERY_URL} answered 404",
+        ),
+        (
+            httpx.Response(301, headers={"location": "https://elsewhere.example/"}),
+            ProviderMisconfigured,
+            f"GET {DISCOVERY_URL} answered 301, a redirect to https://elsewhere.example/",
         ),
     ],
-    ids=["missing-endpoints", "html", "array", "bad-gateway"],
+    ids=["missing-endpoints", "html", "array", "bad-gateway", "not-found", "redirect"],
 )
 async def test_unusable_discovery_documents_are_refused(
     response: httpx.Response, error: type[Exception], message: str
@@ -145,16 +155,26 @@ async def test_discovery_is_loaded_once_by_concurrent_callers() -> None:
     assert provider.paths() == [DISCOVERY_PATH]
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [unreachable, answer(404), answer(200, text="<html>")],
+    ids=["unreachable", "not-found", "not-json"],
+)
 async def test_a_failed_reload_keeps_the_cached_document(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: Handler
 ) -> None:
     provider = Provider()
-    client = client_for(provider)
+    paths: list[str] = []
+
+    def first_then_failing(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return failure(request) if paths[1:] else provider(request)
+
+    client = client_for(first_then_failing)
     cached = await client.metadata()
     monkeypatch.setattr(client_module, "DISCOVERY_TTL", 0.0)  # the hour has passed
-    provider.down = True
     assert await client.metadata() is cached
-    assert provider.paths() == [DISCOVERY_PATH, DISCOVERY_PATH]  # it did try again
+    assert paths == [DISCOVERY_PATH, DISCOVERY_PATH]  # it did try again
     assert [r.getMessage() for r in caplog.records] == [
         "discovery reload failed; keeping the cached document"
     ]

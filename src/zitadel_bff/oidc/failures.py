@@ -1,0 +1,90 @@
+"""What went wrong with a call to the provider, in words a person can act on: the DNS name not
+found, the address that refused, the TLS reason, the timeout, the status.
+
+httpx says ``ConnectError`` for most of these; the reason is in the exceptions behind it
+(httpx wraps httpcore's, which wraps the ``OSError`` of the socket, resolver or TLS layer).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+
+__all__ = ["describe_failure"]
+
+#: getaddrinfo's "there is no such name" (not "the resolver could not be asked").
+NO_SUCH_NAME = frozenset(
+    {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+#: What an OpenSSL reason usually means, where its name does not say it.
+TLS_HINTS = {"WRONG_VERSION_NUMBER": " (the server there does not speak TLS: http:// instead?)"}
+
+
+def describe_failure(exc: httpx.HTTPError, url: str, *, timeout: float) -> str:
+    """What to say after ``GET <url>``: ``answered 404``, or ``failed: <what failed>``.
+
+    ``timeout`` is the client's timeout in seconds, which a timeout has run out of.
+    """
+    if isinstance(exc, httpx.HTTPStatusError):
+        return _status(exc.response)
+    return f"failed: {_reason(exc, url, timeout)}"
+
+
+def _status(response: httpx.Response) -> str:
+    location = response.headers.get("location")
+    if response.is_redirect and location:
+        return f"answered {response.status_code}, a redirect to {location}"
+    return f"answered {response.status_code}"
+
+
+def _reason(exc: httpx.HTTPError, url: str, timeout: float) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    address = f"{host}:{parts.port or DEFAULT_PORTS.get(parts.scheme, 443)}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection to {address} within {timeout:g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer from {address} within {timeout:g} s"
+    for cause in _causes(exc):
+        reason = _os_reason(cause, host, address)
+        if reason:
+            return reason
+    return exc.__class__.__name__ + (f" ({exc})" if str(exc) else "")
+
+
+def _os_reason(cause: BaseException, host: str, address: str) -> str | None:
+    """The words for one of the socket, resolver or TLS errors behind an httpx error."""
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"the TLS certificate of {host} is not trusted: {cause.verify_message}"
+    if isinstance(cause, ssl.SSLError):
+        reason = cause.reason or str(cause)
+        return f"TLS handshake with {address}: {reason}{TLS_HINTS.get(reason, '')}"
+    if isinstance(cause, socket.gaierror):
+        if cause.errno in NO_SUCH_NAME:
+            return f"DNS name {host} not found"
+        return f"DNS lookup of {host} failed: {cause.strerror}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"connection refused by {address}"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{address}: {cause.strerror}"
+    return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it, nearest first (groups included)."""
+    seen: set[int] = set()
+    queue = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            queue.extend(current.exceptions)
+        queue.extend(e for e in (current.__cause__, current.__context__) if e is not None)

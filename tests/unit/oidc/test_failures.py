@@ -1,0 +1,73 @@
+"""describe_failure: what an httpx error to the provider says. The common failures are met for
+real through ``zitadel-bff check`` (tests/unit/app/test_cli.py); here the rest, one each."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from tests.support.broken import answering
+from zitadel_bff.oidc.failures import describe_failure
+
+URL = "https://idp.example.com/.well-known/openid-configuration"
+
+
+def behind(
+    cause: BaseException, error: type[httpx.TransportError] = httpx.ConnectError
+) -> httpx.HTTPError:
+    """``error`` raised from ``cause``, as httpx raises its errors from httpcore's."""
+    exc = error(str(cause))
+    exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "said"),
+    [
+        (
+            behind(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")),
+            "failed: DNS lookup of idp.example.com failed: Temporary failure in name resolution",
+        ),
+        (
+            behind(ConnectionResetError(104, "Connection reset by peer"), httpx.ReadError),
+            "failed: idp.example.com:443: Connection reset by peer",
+        ),
+        (  # several addresses, each refused
+            behind(BaseExceptionGroup("attempts", [ConnectionRefusedError(111, "refused")])),
+            "failed: connection refused by idp.example.com:443",
+        ),
+        (httpx.ConnectTimeout(""), "failed: no connection to idp.example.com:443 within 2.5 s"),
+        (httpx.WriteTimeout(""), "failed: no answer from idp.example.com:443 within 2.5 s"),
+        (httpx.ConnectError("provider down"), "failed: ConnectError (provider down)"),
+        (httpx.RemoteProtocolError(""), "failed: RemoteProtocolError"),
+    ],
+    ids=["dns-unavailable", "reset", "group", "connect-timeout", "timeout", "bare", "empty"],
+)
+def test_each_failure_says_what_failed(exc: httpx.HTTPError, said: str) -> None:
+    assert describe_failure(exc, URL, timeout=2.5) == said
+
+
+async def test_https_to_a_server_without_tls_says_so() -> None:
+    with answering(200, "{}") as url:
+        https = url.replace("http://", "https://") + "/x"
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.ConnectError) as info:
+                await client.get(https)
+    address = url.removeprefix("http://")
+    assert describe_failure(info.value, https, timeout=1) == (
+        f"failed: TLS handshake with {address}: WRONG_VERSION_NUMBER "
+        "(the server there does not speak TLS: http:// instead?)"
+    )
+
+
+def test_a_redirect_says_where_to() -> None:
+    request = httpx.Request("GET", URL)
+    response = httpx.Response(
+        308, headers={"location": "https://idp.example.com/x"}, request=request
+    )
+    exc = httpx.HTTPStatusError("redirect", request=request, response=response)
+    assert describe_failure(exc, URL, timeout=1) == (
+        "answered 308, a redirect to https://idp.example.com/x"
+    )
