@@ -11,6 +11,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import (
@@ -37,6 +38,8 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=390, height=844)
+#: A browser context that behaves like a phone: its width, the mobile viewport rules, touch.
+PHONE_CONTEXT: dict[str, Any] = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
 TIMEOUT_MS = 10_000
 CHECK_PREFIX = "[e2e-check]"
 ASSET_TYPES = frozenset({"stylesheet", "script", "image", "font", "media", "fetch", "xhr"})

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.browser import CHROMIUM, DESKTOP, TIMEOUT_MS, Watch, launch
+from tests.e2e.browser import CHROMIUM, DESKTOP, PHONE_CONTEXT, TIMEOUT_MS, Watch, launch
 
 
 # One browser for the whole browser run. Package scope, not session: while Playwright's sync API
@@ -36,10 +37,8 @@ def watch(app_ports: list[int]) -> Watch:
     return Watch(app_ports)
 
 
-@pytest.fixture
-def context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
-    """A fresh context; after the test, no page of the app may have shown a problem."""
-    ctx = browser.new_context(viewport=DESKTOP)
+def watched_context(browser: Browser, watch: Watch, **options: Any) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(**options)
     ctx.set_default_timeout(TIMEOUT_MS)
     watch.attach(ctx)
     yield ctx
@@ -48,5 +47,22 @@ def context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
+def context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
+    """A fresh context; after the test, no page of the app may have shown a problem."""
+    yield from watched_context(browser, watch, viewport=DESKTOP)
+
+
+@pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture
+def phone_context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
+    """Like ``context``, as a phone: 390 px wide, mobile viewport rules, touch."""
+    yield from watched_context(browser, watch, **PHONE_CONTEXT)
+
+
+@pytest.fixture
+def phone(phone_context: BrowserContext) -> Page:
+    return phone_context.new_page()

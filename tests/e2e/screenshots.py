@@ -1,8 +1,10 @@
 """Screenshots of every page, at desktop and phone widths: ``make screenshots``.
 
 Starts the test provider and the app itself (tests/support), walks through the pages in
-Debian's Chromium and writes ``docs/screenshots/<viewport>-<page>.png``. The same page checks
-as the e2e suite apply: a console error, CSP violation or broken asset on any page fails the run.
+Debian's Chromium and writes ``docs/screenshots/<viewport>-<page>.png`` in the light theme, and
+``desktop-dark-<page>.png`` of a few pages in the dark one (``prefers-color-scheme: dark``). The
+same page checks as the e2e suite apply: a console error, CSP violation or broken asset on any
+page fails the run.
 
     python -m tests.e2e.screenshots [--out DIR]
 """
@@ -24,7 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.e2e.browser import (
     CHROMIUM,
     DESKTOP,
-    PHONE,
+    PHONE_CONTEXT,
     TIMEOUT_MS,
     Watch,
     launch,
@@ -39,8 +41,15 @@ from zitadel_bff.app import create_app
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORTS: dict[str, dict[str, Any]] = {
-    "desktop": {"viewport": DESKTOP},
-    "phone": {"viewport": PHONE, "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": DESKTOP, "color_scheme": "light"},
+    "phone": {**PHONE_CONTEXT, "color_scheme": "light"},
+    "desktop-dark": {"viewport": DESKTOP, "color_scheme": "dark"},
+}
+#: The pages each run shoots; the dark theme shows the two pages the README puts side by side.
+PAGES: dict[str, frozenset[str] | None] = {
+    "desktop": None,
+    "phone": None,
+    "desktop-dark": frozenset({"landing", "profile"}),
 }
 
 
@@ -103,8 +112,14 @@ def capture(browser: Browser, url: str, out: Path) -> list[Path]:
         watch = Watch([int(url.rsplit(":", 1)[1])]).attach(context)
         page = context.new_page()
 
-        def shoot(page_name: str, *, page: Page = page, prefix: str = name) -> None:
+        def shoot(
+            page_name: str, *, page: Page = page, prefix: str = name,
+            only: frozenset[str] | None = PAGES[name],
+        ) -> None:
+            if only is not None and page_name not in only:
+                return
             path = out / f"{prefix}-{page_name}.png"
+            page.mouse.move(0, 0)  # no hover state on the button clicked last
             page.screenshot(path=str(path), full_page=True, animations="disabled")
             written.append(path)
 
