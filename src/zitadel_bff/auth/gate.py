@@ -179,27 +179,24 @@ class RouteGate:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._routers: list[Any] = []
-        self._version: object = None
+        #: Each route table gated so far, with its size and FastAPI's change counter then.
+        self._tables: list[tuple[Any, int, object]] = []
 
     def sync(self) -> None:
-        version = self._routes_version()
-        if version != self._version:
-            self._routers = [self.app.router]
-            count = self._gate_routes(self.app.router.routes, {id(self.app.router)})
-            if count:
-                logger.debug("gated %d route(s)", count)
-            self._version = self._routes_version()
+        """Gate the routes added since the last call (a few comparisons when there are none)."""
+        for router, size, version in self._tables:
+            if len(router.routes) != size or _version(router) != version:
+                break
+        else:
+            if self._tables:
+                return
+        routers = [self.app.router]
+        count = self._gate_routes(self.app.router.routes, {id(self.app.router)}, routers)
+        if count:
+            logger.debug("gated %d route(s)", count)
+        self._tables = [(router, len(router.routes), _version(router)) for router in routers]
 
-    def _routes_version(self) -> object:
-        """Changes whenever a route is added to the app or to a router included in it: the
-        size of each route table, plus FastAPI's own change counter where it keeps one."""
-        return tuple(
-            (len(router.routes), getattr(router, "_routes_version", None))
-            for router in self._routers or [self.app.router]
-        )
-
-    def _gate_routes(self, routes: list[Any], seen: set[int]) -> int:
+    def _gate_routes(self, routes: list[Any], seen: set[int], routers: list[Any]) -> int:
         count = 0
         for route in routes:
             if isinstance(route, APIRoute):
@@ -208,8 +205,8 @@ class RouteGate:
             included = getattr(route, "original_router", None)  # FastAPI's included routers
             if included is not None and id(included) not in seen:
                 seen.add(id(included))
-                self._routers.append(included)
-                count += self._gate_routes(included.routes, seen)
+                routers.append(included)
+                count += self._gate_routes(included.routes, seen, routers)
         return count
 
     def _gate(self, route: APIRoute) -> int:
@@ -237,6 +234,12 @@ class RouteGate:
             route.app = shortcut
         setattr(route, GATED_ATTR, True)
         return 1
+
+
+def _version(router: Any) -> object:
+    """FastAPI's change counter of a route table, where it keeps one (route objects can be
+    replaced without changing the table's size)."""
+    return getattr(router, "_routes_version", None)
 
 
 def _without_body(send: Send) -> Send:

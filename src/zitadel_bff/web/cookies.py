@@ -8,17 +8,18 @@ user ever reaches the browser.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["COOKIE_KINDS", "CookiePolicy", "parse_cookie_header"]
+__all__ = ["COOKIE_KINDS", "CookiePolicy", "cookie_pattern", "parse_cookie_header", "read_cookies"]
 
 #: session: the session id; browser: binds CSRF tokens and login transactions to this browser
 #: before sign-in; logout: the state of a sign-out in progress at the provider.
 COOKIE_KINDS = ("session", "browser", "logout")
 MAX_COOKIE_VALUE = 256
-#: Our values are url-safe base64 (secrets.token_urlsafe); anything else was not set by us.
-COOKIE_VALUE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}}")
+#: Our values are url-safe base64 (secrets.token_urlsafe), at most this long; anything else
+#: was not set by us.
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +56,22 @@ def parse_cookie_header(header: str, names: dict[str, str]) -> dict[str, str]:
     skipped, never a reason to lose ours. ``names`` maps a cookie name to the kind we store it as;
     the first well-formed value of a name wins, as in browsers' most-specific-path-first order.
     """
+    return read_cookies(cookie_pattern(tuple(names)), names, header)
+
+
+@functools.lru_cache(maxsize=16)
+def cookie_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    """One regular expression finding the pairs of ``names`` with a well-formed value (what
+    :func:`parse_cookie_header` would keep), so a request with many cookies costs one scan."""
+    alternatives = "|".join(re.escape(name) for name in names)
+    return re.compile(
+        rf"(?:^|;)\s*({alternatives})\s*=\s*([A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}})\s*(?=;|\Z)"
+    )
+
+
+def read_cookies(pattern: re.Pattern[str], names: dict[str, str], header: str) -> dict[str, str]:
+    """:func:`parse_cookie_header` with the pattern of ``names`` at hand (the middleware's)."""
     found: dict[str, str] = {}
-    for pair in header.split(";"):
-        name, sep, value = pair.partition("=")
-        if not sep:
-            continue
-        kind = names.get(name.strip())
-        if kind is None or kind in found:
-            continue
-        value = value.strip()
-        if COOKIE_VALUE.fullmatch(value):
-            found[kind] = value
+    for match in pattern.finditer(header):
+        found.setdefault(names[match[1]], match[2])
     return found

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import is_loopback_host
 from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
-from .cookies import CookiePolicy, parse_cookie_header
+from .cookies import CookiePolicy, cookie_pattern, read_cookies
 from .headers import SecurityHeaders
 from .proxy import UPSTREAM_OWNED
 from .static import MemoryStaticFiles
@@ -60,6 +60,7 @@ class AuthMiddleware:
         #: Called before each request the app (not the module) serves: e.g. gating new routes.
         self.before_app = before_app
         self.cookie_names = policy.names
+        self.cookie_pattern = cookie_pattern(tuple(self.cookie_names))
         self.loopback_alias = _loopback_alias(public_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,11 +124,17 @@ class AuthMiddleware:
         return send_with_headers
 
     def _cookies(self, cookie_headers: list[bytes]) -> dict[str, str]:
+        if not cookie_headers:
+            return {}
+        if len(cookie_headers) == 1:
+            return read_cookies(
+                self.cookie_pattern, self.cookie_names, cookie_headers[0].decode("latin-1")
+            )
         found: dict[str, str] = {}
         for value in cookie_headers:
             # Several Cookie headers (HTTP/2 may split them): the first value of each wins.
-            for kind, cookie in parse_cookie_header(
-                value.decode("latin-1"), self.cookie_names
+            for kind, cookie in read_cookies(
+                self.cookie_pattern, self.cookie_names, value.decode("latin-1")
             ).items():
                 found.setdefault(kind, cookie)
         return found
