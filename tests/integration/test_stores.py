@@ -421,8 +421,24 @@ async def test_sqlite_purge_works_in_batches(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_sqlite_repeated_reads_of_an_unchanged_file_skip_the_query(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def _sqlite_store(path: Path, change_check: str) -> SQLiteStore:
+    """A file store noticing other connections' commits by its WAL index (the default) or,
+    as without a ``-shm`` file to map, by ``PRAGMA data_version``."""
+    store = SQLiteStore(path)
+    if change_check == "pragma":
+        assert store._shm is not None
+        store._shm.close()
+        store._shm = None
+    return store
+
+
+@pytest.mark.parametrize(
+    ("change_check", "per_read"), [("wal-index", []), ("pragma", ["PRAGMA data_version"])]
+)
+async def test_sqlite_repeated_reads_of_an_unchanged_file_skip_the_query(
+    tmp_path: Path, change_check: str, per_read: list[str]
+) -> None:
+    store = _sqlite_store(tmp_path / "s.db", change_check)
     try:
         await store.set("s:a", b"v", later())
         await store.get("s:a")  # read once: remembered
@@ -431,14 +447,18 @@ async def test_sqlite_repeated_reads_of_an_unchanged_file_skip_the_query(tmp_pat
         entry = await store.get("s:a")
         assert entry is not None and entry.value == b"v"
         assert await store.get_and_touch("s:a", later(), 60) is not None
-        assert statements == ["PRAGMA data_version", "PRAGMA data_version"]
+        assert statements == per_read * 2
     finally:
         await store.close()
 
 
-async def test_sqlite_reads_see_every_commit_of_other_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change_check", ["wal-index", "pragma"])
+async def test_sqlite_reads_see_every_commit_of_other_processes(
+    tmp_path: Path, change_check: str
+) -> None:
     """Other workers and ``zitadel-bff sessions`` write through connections of their own."""
-    ours, theirs = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    ours = _sqlite_store(tmp_path / "s.db", change_check)
+    theirs = SQLiteStore(tmp_path / "s.db")
     try:
         expiry = later()
         await ours.set("s:a", b"v1", expiry, ["sub:u"])
@@ -454,9 +474,29 @@ async def test_sqlite_reads_see_every_commit_of_other_processes(tmp_path: Path) 
         with closing(sqlite3.connect(tmp_path / "s.db")) as other, other:
             other.execute("DELETE FROM records")
         assert await ours.get("s:b") is None
+        await theirs.set("s:c", b"v1", expiry)
+        assert await ours.get("s:c") == (b"v1", expiry)
+        with closing(sqlite3.connect(tmp_path / "s.db")) as other:
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL starts over
+            with other:
+                other.execute("UPDATE records SET value = x'7632' WHERE key = 's:c'")
+        assert await ours.get("s:c") == (b"v2", expiry)
     finally:
         await ours.close()
         await theirs.close()
+
+
+def test_only_a_wal_index_in_the_documented_format_is_mapped(tmp_path: Path) -> None:
+    assert sqlite_store._map_wal_index(str(tmp_path / "none.db")) is None  # no -shm file
+    (tmp_path / "empty.db-shm").write_bytes(b"")
+    assert sqlite_store._map_wal_index(str(tmp_path / "empty.db")) is None
+    (tmp_path / "zeros.db-shm").write_bytes(bytes(32768))  # not SQLite's format
+    assert sqlite_store._map_wal_index(str(tmp_path / "zeros.db")) is None
+    store = SQLiteStore(tmp_path / "real.db")
+    try:
+        assert store._shm is not None
+    finally:
+        asyncio.run(store.close())
 
 
 async def test_sqlite_reads_see_the_stores_own_writes(tmp_path: Path) -> None:
