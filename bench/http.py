@@ -75,6 +75,31 @@ def measure_routes(routes: list[Route], *, seconds: float, warmup: float) -> dic
     return results
 
 
+def measure_interleaved(routes: list[Route], *, seconds: float, warmup: float, rounds: int
+                        ) -> dict[str, WrkResult]:
+    """Each route measured ``rounds`` times, the routes taking turns, and the run with the
+    median throughput kept: a noisy minute on a shared machine then hits every route alike
+    instead of the one that happened to run in it, so ratios between routes hold."""
+    runs: dict[str, list[WrkResult]] = {route.name: [] for route in routes}
+    for route in routes:
+        _check(route)
+        run_wrk(route.url, seconds=warmup, headers=route.headers)
+    for _ in range(rounds):
+        for route in routes:
+            result = run_wrk(route.url, seconds=seconds, headers=route.headers)
+            if result.unexpected or result.errors:
+                raise RuntimeError(f"{route.name}: {result.unexpected} unexpected status(es), "
+                                   f"{result.errors} socket error(s) during the run")
+            runs[route.name].append(result)
+    results = {}
+    for route in routes:
+        ordered = sorted(runs[route.name], key=lambda r: r.rps)
+        results[route.name] = median = ordered[len(ordered) // 2]
+        spread = ", ".join(f"{r.rps:.0f}" for r in runs[route.name])
+        print(f"- {route.name}: median {median.rps:.0f} req/s (runs: {spread})", flush=True)
+    return results
+
+
 class TimingTransport(httpx.HTTPTransport):
     """Records (port, path, seconds) for each request, the body read included."""
 

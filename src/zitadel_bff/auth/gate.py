@@ -222,10 +222,12 @@ class RouteGate:
                 # HEAD is the GET without its body (RFC 9110 9.3.2); FastAPI routes only GET.
                 scope = {**scope, "method": "GET"}
                 send = _without_body(send)
-            if scope["method"] not in methods:
+            method = scope["method"]
+            if method not in methods:
                 await original(scope, receive, send)  # its 405, before any check
                 return
-            receive = await check_request(scope, receive, public=public, csrf_exempt=exempt)
+            if not public or method not in SAFE_METHODS:
+                receive = await check_request(scope, receive, public=public, csrf_exempt=exempt)
             await original(scope, receive, send)
 
         route.handle = handle  # type: ignore[method-assign]

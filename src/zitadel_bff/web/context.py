@@ -23,17 +23,22 @@ BROWSER_ID_BYTES = 32
 
 class AuthContext:
     """Per-request auth state. ``session_id`` is the cookie as sent (possibly stale);
-    :meth:`session` is the live session behind it."""
+    :meth:`session` is the live session behind it.
+
+    The cookies are read from the request on first use (``read_cookies``), so a request that
+    never asks who is signed in does not parse its ``Cookie`` header either.
+    """
 
     __slots__ = (
+        "_browser_id",
         "_loaded",
+        "_logout_state",
+        "_read_cookies",
         "_session",
-        "browser_id",
+        "_session_id",
         "keyring",
-        "logout_state",
         "policy",
         "public_origin",
-        "session_id",
         "sessions",
         "set_cookie",
     )
@@ -46,20 +51,45 @@ class AuthContext:
         *,
         keyring: Keyring,
         public_origin: str,
+        read_cookies: Callable[[], dict[str, str]] | None = None,
     ) -> None:
-        cookies = cookies or {}
         self.policy = policy
         #: What the CSRF checks of this request's app need: its keys, and its own origin.
         self.keyring = keyring
         self.public_origin = public_origin
         #: The session manager, asked for only when the session is (it exists once started).
         self.sessions = sessions
-        self.session_id: str | None = cookies.get("session")
-        self.browser_id: str | None = cookies.get("browser")
-        self.logout_state: str | None = cookies.get("logout")
         self.set_cookie: list[bytes] = []
         self._session: SessionData | None = None
-        self._loaded = self.session_id is None
+        self._loaded = False
+        self._read_cookies = read_cookies
+        if read_cookies is None:
+            self._take(cookies or {})
+
+    def _take(self, cookies: dict[str, str]) -> None:
+        self._read_cookies = None
+        self._session_id: str | None = cookies.get("session")
+        self._browser_id: str | None = cookies.get("browser")
+        self._logout_state: str | None = cookies.get("logout")
+
+    def _cookies_read(self) -> None:
+        if self._read_cookies is not None:
+            self._take(self._read_cookies())
+
+    @property
+    def session_id(self) -> str | None:
+        self._cookies_read()
+        return self._session_id
+
+    @property
+    def browser_id(self) -> str | None:
+        self._cookies_read()
+        return self._browser_id
+
+    @property
+    def logout_state(self) -> str | None:
+        self._cookies_read()
+        return self._logout_state
 
     @property
     def current(self) -> SessionData | None:
@@ -75,12 +105,14 @@ class AuthContext:
         if self._loaded:
             return self._session
         self._loaded = True
-        assert self.session_id is not None
+        session_id = self.session_id
+        if session_id is None:
+            return None
         manager = self.sessions()
         try:
-            data = await manager.load(self.session_id)
+            data = await manager.load(session_id)
             if data is not None:
-                data = await manager.ensure_fresh(self.session_id, data)
+                data = await manager.ensure_fresh(session_id, data)
         except SessionEnded:
             self.end_session()
             raise
@@ -100,7 +132,8 @@ class AuthContext:
             return None
 
     def start_session(self, session_id: str, data: SessionData) -> None:
-        self.session_id = session_id
+        self._cookies_read()
+        self._session_id = session_id
         self._session = data
         self._loaded = True
         self.set_cookie.append(
@@ -110,21 +143,23 @@ class AuthContext:
     def end_session(self) -> None:
         if self.session_id is not None:
             self.set_cookie.append(self.policy.header("session", "", 0))
-        self.session_id = None
+        self._session_id = None
         self._session = None
         self._loaded = True
 
     def ensure_browser_id(self) -> str:
-        if self.browser_id is None:
-            self.browser_id = secrets.token_urlsafe(BROWSER_ID_BYTES)
-            self.set_cookie.append(self.policy.header("browser", self.browser_id, None))
-        return self.browser_id
+        browser_id = self.browser_id
+        if browser_id is None:
+            browser_id = self._browser_id = secrets.token_urlsafe(BROWSER_ID_BYTES)
+            self.set_cookie.append(self.policy.header("browser", browser_id, None))
+        return browser_id
 
     def csrf_binding(self) -> str:
         """What this browser's CSRF token is bound to: the live session when resolved, else
         the browser id (made now if the browser has none)."""
-        if self._session is not None and self.session_id is not None:
-            return self.session_id
+        session_id = self.session_id
+        if self._session is not None and session_id is not None:
+            return session_id
         return self.ensure_browser_id()
 
     def set_logout_state(self, state: str, max_age: int) -> None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,9 +82,9 @@ class AuthMiddleware:
         context = AuthContext(
             self.policy,
             self.sessions,
-            self._cookies(cookie_headers),
             keyring=self.keyring,
             public_origin=self.public_origin,
+            read_cookies=partial(self._cookies, cookie_headers),
         )
         scope[SCOPE_KEY] = context
         if self.module is not None and (
