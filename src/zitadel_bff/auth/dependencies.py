@@ -36,7 +36,6 @@ from .gate import (
     PUBLIC_ATTR,
     SIGNED_IN_CHECKED,
     bearer_user,
-    header_of,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +100,7 @@ async def _user_of(scope: Scope) -> UserProfile:
 
 
 async def _bearer_of(scope: Scope) -> UserProfile:
-    token = bearer_token(header_of(scope, b"authorization"))
+    token = bearer_token(context_of(scope).authorization)
     if token is None:
         raise InvalidBearerToken("send an access token: Authorization: Bearer <token>")
     return await bearer_user(scope, token)
@@ -109,7 +108,7 @@ async def _bearer_of(scope: Scope) -> UserProfile:
 
 async def _any_user_of(scope: Scope) -> UserProfile:
     """The API client's token user when the request carries one, else the session's."""
-    if bearer_token(header_of(scope, b"authorization")) is not None:
+    if bearer_token(context_of(scope).authorization) is not None:
         return await _bearer_of(scope)
     return await _user_of(scope)
 

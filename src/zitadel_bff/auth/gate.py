@@ -45,7 +45,6 @@ __all__ = [
     "RouteGate",
     "bearer_user",
     "check_request",
-    "header_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,8 @@ async def check_request(
     Everything app-specific (keys, origin, sessions) comes from the request's AuthContext, so
     a route shared by several apps (a module-level router) is checked by each app's rules.
     """
-    token = bearer_token(header_of(scope, b"authorization"))
+    context = context_of(scope)
+    token = bearer_token(context.authorization)
     if token is not None:
         # An API client: the token authenticates the request, and no browser sends an
         # Authorization header by itself, so there is no CSRF to check (RFC 6750).
@@ -84,7 +84,7 @@ async def check_request(
     if method not in SAFE_METHODS and not csrf_exempt and not scope.get(CSRF_CHECKED):
         receive = await _check_csrf(scope, receive)
     if not public and not scope.get(SIGNED_IN_CHECKED):
-        if await context_of(scope).session() is None:
+        if await context.session() is None:
             raise NotAuthenticated("sign in to see this page")
         scope[SIGNED_IN_CHECKED] = True
     return receive
@@ -97,14 +97,6 @@ async def bearer_user(scope: Scope, token: str) -> UserProfile:
         user = await scope["app"].state.zitadel_auth.bearer.user(token)
         scope[BEARER_USER] = user
     return user
-
-
-def header_of(scope: Scope, name: bytes) -> str | None:
-    """The first value of one request header (``name`` in lower case), or None."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 async def _check_csrf(scope: Scope, receive: Receive) -> Receive:

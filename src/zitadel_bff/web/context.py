@@ -36,6 +36,7 @@ class AuthContext:
         "_read_cookies",
         "_session",
         "_session_id",
+        "authorization",
         "keyring",
         "policy",
         "public_origin",
@@ -52,8 +53,11 @@ class AuthContext:
         keyring: Keyring,
         public_origin: str,
         read_cookies: Callable[[], dict[str, str]] | None = None,
+        authorization: str | None = None,
     ) -> None:
         self.policy = policy
+        #: The request's Authorization header (an API client's bearer token), if any.
+        self.authorization = authorization
         #: What the CSRF checks of this request's app need: its keys, and its own origin.
         self.keyring = keyring
         self.public_origin = public_origin

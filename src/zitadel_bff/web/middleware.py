@@ -20,7 +20,7 @@ from ..config import is_loopback_host
 from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
 from .cookies import CookiePolicy, cookie_pattern, read_cookies
-from .headers import SecurityHeaders
+from .headers import DOCUMENT_TYPES, SecurityHeaders
 from .proxy import UPSTREAM_OWNED
 from .static import MemoryStaticFiles
 
@@ -64,17 +64,31 @@ class AuthMiddleware:
         self.cookie_pattern = cookie_pattern(tuple(self.cookie_names))
         self.loopback_alias = _loopback_alias(public_origin)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host, cookie_headers = _host_and_cookies(scope)
-        if self.loopback_alias is not None:
+        # Every request passes here, so this stays flat: one pass over the headers, no helper
+        # calls unless there is something to do.
+        host = authorization = None
+        cookie_headers = []
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                cookie_headers.append(value)
+            elif key == b"host":
+                host = value
+            elif key == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+        alias = self.loopback_alias
+        if alias is not None and host is not None and host != alias[0]:
             location = self._public_origin_location(scope, host)
             if location is not None:
                 await _redirect(send, location)
                 return
-        path = _route_path(scope)
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):  # ASGI puts the root_path inside ``path``
+            path = path[len(root):]
         if self.static_prefix is not None and path.startswith(self.static_prefix):
             assert self.static is not None
             await self.static(scope, receive, self._sender(send, []))
@@ -85,26 +99,32 @@ class AuthMiddleware:
             keyring=self.keyring,
             public_origin=self.public_origin,
             read_cookies=partial(self._cookies, cookie_headers),
+            authorization=authorization,
         )
         scope[SCOPE_KEY] = context
+        set_cookie = context.set_cookie
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._response_headers(message, set_cookie)
+            await send(message)
+
         if self.module is not None and (
             path.startswith(self.module_prefix) or path in self.module_paths
         ):
-            await self.module(scope, receive, self._sender(send, context.set_cookie))
+            await self.module(scope, receive, send_with_headers)
             return
         if self.before_app is not None:
             self.before_app()
-        await self.app(scope, receive, self._sender(send, context.set_cookie))
+        await self.app(scope, receive, send_with_headers)
 
-    def _public_origin_location(self, scope: Scope, host: bytes | None) -> str | None:
+    def _public_origin_location(self, scope: Scope, host: bytes) -> str | None:
         """In development the app may be reached as ``localhost`` while its public URL says
         ``127.0.0.1`` (or the other way round): cookies are per host, so nothing would work.
         Safe requests are sent to the public origin; only loopback names are ever redirected,
         so a proxy's Host header in production can never cause a loop."""
         assert self.loopback_alias is not None
-        if host is None or host == self.loopback_alias[0] or scope["method"] not in (
-            "GET", "HEAD"
-        ):
+        if scope["method"] not in ("GET", "HEAD"):
             return None
         name, _, port = host.decode("latin-1").rpartition(":")
         if port != self.loopback_alias[1] or not is_loopback_host(name.strip("[]")):
@@ -157,7 +177,12 @@ class AuthMiddleware:
                 content_type = value
             elif name in names:
                 overridden = True
-        ours = self.headers.for_content_type(content_type)
+        headers = self.headers
+        ours = (
+            headers.document
+            if content_type is None or content_type.startswith(DOCUMENT_TYPES)
+            else headers.other
+        )
         if overridden:  # the response's own headers win over ours
             present = {name.lower() for name, _ in raw}
             raw.extend(h for h in ours if h[0] not in present)
@@ -168,13 +193,6 @@ class AuthMiddleware:
         return raw
 
 
-def _route_path(scope: Scope) -> str:
-    """The path below the app's root_path (ASGI puts the root_path inside ``path``)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
-
-
 def _loopback_alias(public_origin: str) -> tuple[bytes, str] | None:
     """(the public Host header, its port) when the public origin is on a loopback host."""
     parts = urlsplit(public_origin)
@@ -182,18 +200,6 @@ def _loopback_alias(public_origin: str) -> tuple[bytes, str] | None:
         return None
     port = str(parts.port or (443 if parts.scheme == "https" else 80))
     return parts.netloc.encode("latin-1"), port
-
-
-def _host_and_cookies(scope: Scope) -> tuple[bytes | None, list[bytes]]:
-    """The Host header and every Cookie header, in one pass over the request's headers."""
-    host = None
-    cookies = []
-    for key, value in scope["headers"]:
-        if key == b"cookie":
-            cookies.append(value)
-        elif key == b"host":
-            host = value
-    return host, cookies
 
 
 async def _redirect(send: Send, location: str) -> None:
