@@ -96,7 +96,10 @@ async def _optional_user_of(scope: Scope) -> UserProfile | None:
 
 
 async def _user_of(scope: Scope) -> UserProfile:
-    return (await _session_of(scope)).profile
+    data = await context_of(scope).session()
+    if data is None:
+        raise NotAuthenticated("sign in to see this page")
+    return data.profile
 
 
 async def _bearer_of(scope: Scope) -> UserProfile:
@@ -108,7 +111,8 @@ async def _bearer_of(scope: Scope) -> UserProfile:
 
 async def _any_user_of(scope: Scope) -> UserProfile:
     """The API client's token user when the request carries one, else the session's."""
-    if bearer_token(context_of(scope).authorization) is not None:
+    authorization = context_of(scope).authorization
+    if authorization is not None and bearer_token(authorization) is not None:
         return await _bearer_of(scope)
     return await _user_of(scope)
 

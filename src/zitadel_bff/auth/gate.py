@@ -55,6 +55,9 @@ CSRF_CHECKED = "zitadel_bff.csrf_checked"
 SIGNED_IN_CHECKED = "zitadel_bff.signed_in_checked"
 BEARER_USER = "zitadel_bff.bearer_user"
 GATED_ATTR = "_zitadel_bff_gated"
+#: FastAPI's change counter of a route table, where it keeps one (route objects can be
+#: replaced without changing the table's size).
+VERSION_ATTR = "_routes_version"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: A form body is read (and replayed to the handler) to find its CSRF token only up to this
 #: size; larger unsafe requests must send the token in the X-CSRF-Token header.
@@ -73,7 +76,7 @@ async def check_request(
     a route shared by several apps (a module-level router) is checked by each app's rules.
     """
     context = context_of(scope)
-    token = bearer_token(context.authorization)
+    token = None if context.authorization is None else bearer_token(context.authorization)
     if token is not None:
         # An API client: the token authenticates the request, and no browser sends an
         # Authorization header by itself, so there is no CSRF to check (RFC 6750).
@@ -177,7 +180,7 @@ class RouteGate:
     def sync(self) -> None:
         """Gate the routes added since the last call (a few comparisons when there are none)."""
         for router, size, version in self._tables:
-            if len(router.routes) != size or _version(router) != version:
+            if len(router.routes) != size or getattr(router, VERSION_ATTR, None) != version:
                 break
         else:
             if self._tables:
@@ -231,9 +234,7 @@ class RouteGate:
 
 
 def _version(router: Any) -> object:
-    """FastAPI's change counter of a route table, where it keeps one (route objects can be
-    replaced without changing the table's size)."""
-    return getattr(router, "_routes_version", None)
+    return getattr(router, VERSION_ATTR, None)
 
 
 def _without_body(send: Send) -> Send:

@@ -106,9 +106,13 @@ class ZitadelAuth:
 
     @property
     def sessions(self) -> SessionManager:
-        if self._sessions is None:
+        return self._manager()
+
+    def _manager(self) -> SessionManager:
+        manager = self._sessions
+        if manager is None:
             raise RuntimeError("ZitadelAuth.startup() has not run (is the lifespan wired?)")
-        return self._sessions
+        return manager
 
     def install(
         self, app: FastAPI, *, deny_by_default: bool = True, error_pages: bool = False
@@ -141,7 +145,7 @@ class ZitadelAuth:
         app.add_middleware(
             middleware,  # type: ignore[arg-type]
             **logging_options,
-            sessions=lambda: self.sessions,
+            sessions=self._manager,
             policy=self.cookies,
             keyring=self.keyring,
             public_origin=self.settings.public_origin,

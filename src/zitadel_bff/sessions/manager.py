@@ -193,43 +193,46 @@ class SessionManager:
             return data
         return None
 
-    async def _fetch(self, session_id: str, key: str, now: float) -> SessionData | None:
-        cached = self._decoded.get(key)
-        if cached is not None and now < cached[1].expires_at:
-            # The hot path: a session alive when this process last read it, whose creation
-            # time (so the expiry to move it to) is known: the store reads and touches in one
-            # round trip. Otherwise read first and check, so that an idle session is never
-            # extended by the touch.
-            expiry = self._expiry(cached[1].created_at, now)
-            if expiry > now:
-                entry = await self.store.get_and_touch(key, expiry, self.touch_interval)
-                if entry is not None and entry.value == cached[0]:
-                    self._decoded.move_to_end(key)  # unchanged: _decode's cache hit, inline
-                    cached[1].expires_at = entry.expires_at
-                    return cached[1]
-                return await self._decode(key, entry)
-        data = await self._read(key)
-        if data is None and self.keyring.rotating:
-            return await self._migrate(session_id, key)
-        return data
-
     async def load(self, session_id: str) -> SessionData | None:
         """The live session for a cookie id, or None; pushes the idle expiry forward."""
         if not session_id or len(session_id) > 128:
             return None
         key = self._keys.get(session_id) or self._key(session_id)
         now = self.clock()
-        data = await self._fetch(session_id, key, now)
+        cached = self._decoded.get(key)
+        if cached is not None:
+            data = cached[1]
+            expiry = min(now + self.idle_timeout, data.created_at + self.max_lifetime)
+            if now < data.expires_at and expiry > now:
+                # The hot path, kept flat: a session alive when this process last read it,
+                # whose creation time (so the expiry to move it to) is known. The store reads
+                # and touches in one round trip; an unchanged record is the decoded one.
+                # (Otherwise it is read first and checked, so that an idle session is never
+                # extended by the touch.)
+                entry = await self.store.get_and_touch(key, expiry, self.touch_interval)
+                if entry is None or entry.value != cached[0]:
+                    return await self._settle(key, await self._decode(key, entry), now)
+                self._decoded.move_to_end(key)
+                data.expires_at = entry.expires_at
+                if now < data.expires_at and abs(expiry - data.expires_at) < self.touch_interval:
+                    return data  # alive, and its expiry not due to move: what _settle finds
+                return await self._settle(key, data, now)
+        stored = await self._read(key)
+        if stored is None and self.keyring.rotating:
+            stored = await self._migrate(session_id, key)
+        return await self._settle(key, stored, now)
+
+    async def load_fresh(self, session_id: str) -> SessionData | None:
+        """:meth:`load`, then :meth:`ensure_fresh`: the session a request is served with."""
+        data = await self.load(session_id)
+        if data is not None and data.needs_refresh(self.clock()):
+            return await self.ensure_fresh(session_id, data)
+        return data
+
+    async def _settle(self, key: str, data: SessionData | None, now: float) -> SessionData | None:
+        """``data`` if it is still within its lifetime, its idle expiry moved when due."""
         if data is None:
             return None
-        expiry = self._expiry(data.created_at, now)
-        due = abs(expiry - data.expires_at) >= self.touch_interval
-        if now < data.expires_at and expiry > now and not due:
-            return data  # the common case: alive, and its expiry not due to move
-        return await self._checked(key, data, now)
-
-    async def _checked(self, key: str, data: SessionData, now: float) -> SessionData | None:
-        """``data`` if it is still within its lifetime, its idle expiry moved when due."""
         if now >= min(data.expires_at, data.created_at + self.max_lifetime):
             # Expired a moment ago (the store's clock has not caught up), or the absolute cap
             # was lowered since the record was written.

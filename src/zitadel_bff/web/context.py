@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import SessionEnded
 from ..sessions import Keyring, SessionData, SessionManager
-from .cookies import CookiePolicy
+from .cookies import CookiePolicy, CookieReader
 
 __all__ = ["BROWSER_ID_BYTES", "SCOPE_KEY", "AuthContext", "context_of"]
 
@@ -31,9 +31,10 @@ class AuthContext:
 
     __slots__ = (
         "_browser_id",
+        "_cookie_headers",
+        "_cookie_reader",
         "_loaded",
         "_logout_state",
-        "_read_cookies",
         "_session",
         "_session_id",
         "authorization",
@@ -52,7 +53,8 @@ class AuthContext:
         *,
         keyring: Keyring,
         public_origin: str,
-        read_cookies: Callable[[], dict[str, str]] | None = None,
+        cookie_headers: list[bytes] | None = None,
+        cookie_reader: CookieReader | None = None,
         authorization: str | None = None,
     ) -> None:
         self.policy = policy
@@ -66,19 +68,21 @@ class AuthContext:
         self.set_cookie: list[bytes] = []
         self._session: SessionData | None = None
         self._loaded = False
-        self._read_cookies = read_cookies
-        if read_cookies is None:
+        self._cookie_headers = cookie_headers
+        self._cookie_reader = cookie_reader
+        if cookie_headers is None or cookie_reader is None:
             self._take(cookies or {})
 
     def _take(self, cookies: dict[str, str]) -> None:
-        self._read_cookies = None
+        self._cookie_headers = None
         self._session_id: str | None = cookies.get("session")
         self._browser_id: str | None = cookies.get("browser")
         self._logout_state: str | None = cookies.get("logout")
 
     def _cookies_read(self) -> None:
-        if self._read_cookies is not None:
-            self._take(self._read_cookies())
+        if self._cookie_headers is not None:
+            assert self._cookie_reader is not None
+            self._take(self._cookie_reader.read(self._cookie_headers))
 
     @property
     def session_id(self) -> str | None:
@@ -109,14 +113,13 @@ class AuthContext:
         if self._loaded:
             return self._session
         self._loaded = True
-        session_id = self.session_id
+        if self._cookie_headers is not None:
+            self._cookies_read()
+        session_id = self._session_id
         if session_id is None:
             return None
-        manager = self.sessions()
         try:
-            data = await manager.load(session_id)
-            if data is not None:
-                data = await manager.ensure_fresh(session_id, data)
+            data = await self.sessions().load_fresh(session_id)
         except SessionEnded:
             self.end_session()
             raise

@@ -12,7 +12,14 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["COOKIE_KINDS", "CookiePolicy", "cookie_pattern", "parse_cookie_header", "read_cookies"]
+__all__ = [
+    "COOKIE_KINDS",
+    "CookiePolicy",
+    "CookieReader",
+    "cookie_pattern",
+    "parse_cookie_header",
+    "read_cookies",
+]
 
 #: session: the session id; browser: binds CSRF tokens and login transactions to this browser
 #: before sign-in; logout: the state of a sign-out in progress at the provider.
@@ -67,6 +74,24 @@ def cookie_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(
         rf"(?:^|;)\s*({alternatives})\s*=\s*([A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}})\s*(?=;|\Z)"
     )
+
+
+class CookieReader:
+    """Our cookies from a request's ``Cookie`` headers (:func:`parse_cookie_header`'s reading;
+    with several headers, as HTTP/2 may send, the first well-formed value of a name wins)."""
+
+    __slots__ = ("names", "pattern")
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.pattern = cookie_pattern(tuple(names))
+
+    def read(self, headers: list[bytes]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for header in headers:
+            for match in self.pattern.finditer(header.decode("latin-1")):
+                found.setdefault(self.names[match[1]], match[2])
+        return found
 
 
 def read_cookies(pattern: re.Pattern[str], names: dict[str, str], header: str) -> dict[str, str]:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import is_loopback_host
 from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext
-from .cookies import CookiePolicy, cookie_pattern, read_cookies
+from .cookies import CookiePolicy, CookieReader
 from .headers import DOCUMENT_TYPES, SecurityHeaders
 from .proxy import UPSTREAM_OWNED
 from .static import MemoryStaticFiles
@@ -60,8 +59,7 @@ class AuthMiddleware:
         self.module_paths = module_paths
         #: Called before each request the app (not the module) serves: e.g. gating new routes.
         self.before_app = before_app
-        self.cookie_names = policy.names
-        self.cookie_pattern = cookie_pattern(tuple(self.cookie_names))
+        self.cookie_reader = CookieReader(policy.names)
         self.loopback_alias = _loopback_alias(public_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
@@ -98,7 +96,8 @@ class AuthMiddleware:
             self.sessions,
             keyring=self.keyring,
             public_origin=self.public_origin,
-            read_cookies=partial(self._cookies, cookie_headers),
+            cookie_headers=cookie_headers,
+            cookie_reader=self.cookie_reader,
             authorization=authorization,
         )
         scope[SCOPE_KEY] = context
@@ -143,22 +142,6 @@ class AuthMiddleware:
             await send(message)
 
         return send_with_headers
-
-    def _cookies(self, cookie_headers: list[bytes]) -> dict[str, str]:
-        if not cookie_headers:
-            return {}
-        if len(cookie_headers) == 1:
-            return read_cookies(
-                self.cookie_pattern, self.cookie_names, cookie_headers[0].decode("latin-1")
-            )
-        found: dict[str, str] = {}
-        for value in cookie_headers:
-            # Several Cookie headers (HTTP/2 may split them): the first value of each wins.
-            for kind, cookie in read_cookies(
-                self.cookie_pattern, self.cookie_names, value.decode("latin-1")
-            ).items():
-                found.setdefault(kind, cookie)
-        return found
 
     def _response_headers(
         self, message: Message, set_cookie: list[bytes]
