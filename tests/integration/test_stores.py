@@ -499,6 +499,26 @@ def test_only_a_wal_index_in_the_documented_format_is_mapped(tmp_path: Path) -> 
         asyncio.run(store.close())
 
 
+async def test_sqlite_vouches_for_a_remembered_record_only_while_the_file_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    ours, theirs = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    try:
+        expiry = later()
+        await ours.set("s:a", b"v1", expiry)
+        assert ours.peek("s:a", expiry, 60) is None  # never read: nothing remembered
+        await ours.get("s:a")
+        assert ours.peek("s:a", expiry, 60) == (b"v1", expiry)
+        assert ours.peek("s:a", expiry + 60, 60) is None  # its expiry is due to move
+        await theirs.update("s:a", b"v2")
+        assert ours.peek("s:a", expiry, 60) is None  # another connection committed
+        assert await ours.get("s:a") == (b"v2", expiry)
+        assert ours.peek("s:a", expiry, 60) == (b"v2", expiry)
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
 async def test_sqlite_reads_see_the_stores_own_writes(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     try:

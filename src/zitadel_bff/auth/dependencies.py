@@ -96,7 +96,8 @@ async def _optional_user_of(scope: Scope) -> UserProfile | None:
 
 
 async def _user_of(scope: Scope) -> UserProfile:
-    data = await context_of(scope).session()
+    context = context_of(scope)
+    data = context.current if context.resolved_now() else await context.session()
     if data is None:
         raise NotAuthenticated("sign in to see this page")
     return data.profile

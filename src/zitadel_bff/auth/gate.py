@@ -221,8 +221,19 @@ class RouteGate:
             if method not in methods:
                 await original(scope, receive, send)  # its 405, before any check
                 return
-            if not public or method not in SAFE_METHODS:
+            if method not in SAFE_METHODS:
                 receive = await check_request(scope, receive, public=public, csrf_exempt=exempt)
+            elif not public:
+                context = context_of(scope)
+                if (
+                    context.authorization is not None
+                    or not context.resolved_now()
+                    or context.current is None
+                ):
+                    # An API client's token, a session to read from the store, or none.
+                    receive = await check_request(scope, receive, public=False, csrf_exempt=exempt)
+                else:
+                    scope[SIGNED_IN_CHECKED] = True  # the hot path: known at once, no I/O
             await original(scope, receive, send)
 
         route.handle = handle  # type: ignore[method-assign]

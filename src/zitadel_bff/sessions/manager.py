@@ -222,6 +222,31 @@ class SessionManager:
             stored = await self._migrate(session_id, key)
         return await self._settle(key, stored, now)
 
+    def peek(self, session_id: str) -> SessionData | None:
+        """The session a request is served with, when that is known without I/O or waiting:
+        a record this process decoded, which the store vouches is unchanged and live with its
+        expiry not due to move (:meth:`Store.peek`), whose tokens need no refresh. None when
+        it cannot say: then :meth:`load_fresh` decides. Every request of a signed-in user that
+        changes nothing takes this path."""
+        key = self._keys.get(session_id)
+        cached = self._decoded.get(key) if key is not None else None
+        if cached is None:
+            return None
+        data = cached[1]
+        now = self.clock()
+        expiry = min(now + self.idle_timeout, data.created_at + self.max_lifetime)
+        if expiry <= now or now >= data.expires_at:
+            return None
+        assert key is not None
+        entry = self.store.peek(key, expiry, self.touch_interval)
+        if entry is None or entry.value != cached[0] or now >= entry.expires_at:
+            return None
+        if data.needs_refresh(now):
+            return None
+        self._decoded.move_to_end(key)
+        data.expires_at = entry.expires_at
+        return data
+
     async def load_fresh(self, session_id: str) -> SessionData | None:
         """:meth:`load`, then :meth:`ensure_fresh`: the session a request is served with."""
         data = await self.load(session_id)

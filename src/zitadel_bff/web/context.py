@@ -110,11 +110,9 @@ class AuthContext:
         Raises SessionEnded, once, when the cookie names a session that just ended (timed out,
         ended elsewhere, refresh refused), so the user can be told why; the cookie is cleared.
         """
-        if self._loaded:
+        if self._loaded or self.resolved_now():
             return self._session
         self._loaded = True
-        if self._cookie_headers is not None:
-            self._cookies_read()
         session_id = self._session_id
         if session_id is None:
             return None
@@ -130,6 +128,25 @@ class AuthContext:
             raise SessionEnded("the session is no longer known")
         self._session = data
         return data
+
+    def resolved_now(self) -> bool:
+        """Resolve the session without I/O when that is possible (no session cookie, or a
+        session the manager vouches for at once: :meth:`SessionManager.peek`); True when it
+        is resolved (:attr:`current`), False when :meth:`session` must ask the store."""
+        if self._loaded:
+            return True
+        if self._cookie_headers is not None:
+            self._cookies_read()
+        session_id = self._session_id
+        if session_id is None:
+            self._loaded = True
+            return True
+        data = self.sessions().peek(session_id)
+        if data is None:
+            return False
+        self._session = data
+        self._loaded = True
+        return True
 
     async def optional_session(self) -> SessionData | None:
         """:meth:`session`, with an ended session read as no session (the cookie still goes)."""

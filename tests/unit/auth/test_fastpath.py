@@ -18,11 +18,14 @@ from zitadel_bff import (
     AnyUser,
     CurrentSession,
     CurrentUser,
+    MemoryStore,
     OptionalSession,
     OptionalUser,
+    Store,
     UserProfile,
     public,
 )
+from zitadel_bff.sessions import Entry
 
 SIGN_IN_FIRST = {"error": "not_authenticated", "message": "Please sign in"}
 
@@ -31,10 +34,10 @@ async def _seven() -> int:
     return 7
 
 
-def direct_app(provider: FakeProvider) -> FastAPI:
+def direct_app(provider: FakeProvider, store: Store | None = None) -> FastAPI:
     """Routes declared on the app itself (included routers keep FastAPI's own handler)."""
     app = FastAPI()
-    module_for(provider).install(app)
+    module_for(provider, store=store).install(app)
 
     @app.get("/me")
     async def me(user: CurrentUser) -> dict[str, str]:
@@ -142,3 +145,30 @@ async def test_dependency_overrides_win(browser: Browser) -> None:
     finally:
         app.dependency_overrides.clear()
     assert (await browser.http.get("/me")).json() == {"sub": ADMIN_SUB}
+
+
+class CountingStore(MemoryStore):
+    """Counts the reads that reach the store (what a Redis round trip or a query would be)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        self.reads += 1
+        return await super().get(key)
+
+
+async def test_a_signed_in_request_with_nothing_due_reads_nothing_from_the_store(
+    provider: FakeProvider, clock: ManualClock
+) -> None:
+    store = CountingStore()
+    app = direct_app(provider, store=store)
+    async with running(app, clock) as browser:
+        await browser.sign_in()
+        for path in ("/me", "/both", "/optional"):
+            assert (await browser.http.get(path)).status_code == 200
+        assert store.reads == 0  # the record this process wrote is vouched for by the store
+        clock.now += browser.auth.sessions.touch_interval  # the sliding expiry is due
+        assert (await browser.http.get("/me")).status_code == 200
+        assert store.reads == 1  # read, and moved

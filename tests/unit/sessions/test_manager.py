@@ -8,6 +8,7 @@ rotation) that must never lose each other.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -450,3 +451,43 @@ async def test_an_unreadable_login_transaction_is_no_transaction(
     assert [r.getMessage().split(":", 1)[0] for r in caplog.records] == [
         "dropping an unreadable login transaction"
     ]
+
+
+# Served without I/O (peek) ------------------------------------------------------------------
+
+
+async def test_a_session_nothing_is_due_for_is_vouched_for_without_the_store(
+    manager: SessionManager, clock: Clock, store: ClockedMemoryStore
+) -> None:
+    session_id, _ = await signed_in(manager, clock)
+    clock.now += 10
+    data = manager.peek(session_id)
+    assert data is not None and data.access_token == "at-0"
+    assert manager.peek("not-a-session-of-this-process") is None
+
+
+async def test_peek_leaves_to_load_what_needs_a_write_or_a_refresh(
+    manager: SessionManager, clock: Clock, store: ClockedMemoryStore
+) -> None:
+    session_id, _ = await signed_in(manager, clock)
+    clock.now += manager.touch_interval  # the sliding expiry is due to move
+    assert manager.peek(session_id) is None
+    assert await manager.load(session_id) is not None  # moved it
+    assert manager.peek(session_id) is not None
+    clock.now += REFRESH_DUE - manager.touch_interval  # the tokens are due for a refresh
+    assert manager.peek(session_id) is None
+
+
+async def test_peek_never_vouches_for_a_record_changed_or_ended_in_the_store(
+    manager: SessionManager, clock: Clock, store: ClockedMemoryStore
+) -> None:
+    session_id, data = await signed_in(manager, clock)
+    key = manager._key(session_id)
+    changed = dataclasses.replace(data, access_token="at-elsewhere")
+    await store.update(key, manager._seal(key, changed))  # e.g. a refresh by another worker
+    assert manager.peek(session_id) is None
+    fresh = await manager.load(session_id)
+    assert fresh is not None and fresh.access_token == "at-elsewhere"
+    await store.delete(key)
+    assert manager.peek(session_id) is None
+    assert await manager.load(session_id) is None

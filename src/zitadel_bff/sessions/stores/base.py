@@ -62,6 +62,13 @@ class Store(abc.ABC):
             return None  # ended a moment ago
         return Entry(entry.value, expires_at)
 
+    def peek(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+        """What :meth:`get_and_touch` would return, when the store knows it without I/O and
+        there is nothing to write (the record is live and its expiry within ``min_step`` of
+        ``expires_at``); None when it cannot say (then call :meth:`get_and_touch`). The
+        session hot path: stores that hold or remember records in process override it."""
+        return None
+
     @abc.abstractmethod
     async def delete(self, key: str) -> bool: ...
 

@@ -44,6 +44,12 @@ class MemoryStore(Store):
         item = self._live(key)
         return Entry(item[0], item[1]) if item else None
 
+    def peek(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+        item = self._live(key)
+        if item is None or abs(expires_at - item[1]) >= min_step:
+            return None
+        return Entry(item[0], item[1])
+
     async def set(
         self, key: str, value: bytes, expires_at: float, tags: Sequence[str] = ()
     ) -> None:

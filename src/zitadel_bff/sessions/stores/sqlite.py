@@ -224,19 +224,23 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
 
-    async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+    def peek(self, key: str, expires_at: float, min_step: float) -> Entry | None:
         # The session hot path: a remembered live record in an unchanged file, whose expiry
         # is not due to move, costs a 48-byte comparison and a dictionary lookup.
         shm = self._shm
-        if shm is not None and shm[:WAL_INDEX_HEADER] == self._version:
-            entry = self._read.get(key)
-            if (
-                entry is not None
-                and entry.expires_at > time.time()
-                and abs(expires_at - entry.expires_at) < min_step
-            ):
-                return entry
-        # Otherwise: the query unless the file is unchanged, the write when the expiry is due.
+        if shm is None or shm[:WAL_INDEX_HEADER] != self._version:
+            return None
+        entry = self._read.get(key)
+        if (
+            entry is not None
+            and entry.expires_at > time.time()
+            and abs(expires_at - entry.expires_at) < min_step
+        ):
+            return entry
+        return None
+
+    async def get_and_touch(self, key: str, expires_at: float, min_step: float) -> Entry | None:
+        # The query unless the file is unchanged, the write only when the expiry is due.
         try:
             entry = self._select(self._db, key, time.time())
         except sqlite3.Error as exc:
