@@ -33,8 +33,8 @@ from starlette.types import Message, Receive, Scope, Send
 from ..errors import BadRequest, CSRFError, NotAuthenticated
 from ..oidc import UserProfile
 from ..web import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token, context_of
+from . import fastpath
 from .bearer import bearer_token
-from .fastpath import fast_app
 
 __all__ = [
     "CSRF_CHECKED",
@@ -237,9 +237,7 @@ class RouteGate:
             await original(scope, receive, send)
 
         route.handle = handle  # type: ignore[method-assign]
-        shortcut = fast_app(route)
-        if shortcut is not None:
-            route.app = shortcut
+        fastpath.install(route)
         setattr(route, GATED_ATTR, True)
         return 1
 

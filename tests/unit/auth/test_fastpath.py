@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from tests.support.clients import JSON_HEADERS
 from tests.support.inprocess import Browser, FakeProvider, ManualClock, module_for, running
@@ -65,6 +65,20 @@ def direct_app(provider: FakeProvider, store: Store | None = None) -> FastAPI:
     def sync(user: CurrentUser) -> dict[str, str]:
         return {"sub": user.sub}
 
+    included = APIRouter(prefix="/included")
+
+    @included.get("/me")
+    async def included_me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    app.include_router(included)
+    guarded = APIRouter(prefix="/guarded", dependencies=[Depends(_seven)])
+
+    @guarded.get("/me")
+    async def guarded_me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    app.include_router(guarded)
     return app
 
 
@@ -97,6 +111,19 @@ async def test_the_module_dependencies_are_not_solved_by_fastapi(
     resp = await browser.http.get("/both?n=3")
     assert (resp.status_code, resp.json()) == (200, {"sub": ADMIN_SUB, "sid": "sid-1", "n": 3})
     assert len(solves) == 1  # the route's own parameters (n), nothing for user and session
+
+
+async def test_routes_of_included_routers_take_the_shortcut_too(
+    browser: Browser, solves: list[Callable[..., Any]]
+) -> None:
+    await browser.sign_in()
+    resp = await browser.http.get("/included/me")
+    assert (resp.status_code, resp.json()) == (200, {"sub": ADMIN_SUB})
+    assert len(solves) == 1
+    solves.clear()
+    guarded = await browser.http.get("/guarded/me")  # the router's own dependency leads
+    assert (guarded.status_code, guarded.json()) == (200, {"sub": ADMIN_SUB})
+    assert len(solves) == 3  # the route, _seven, CurrentUser
 
 
 async def test_a_route_led_by_another_dependency_is_solved_as_usual(
