@@ -79,9 +79,7 @@ def build_app() -> Starlette:
     static = MemoryStaticFiles(assets.STATIC_DIR)
     loader = jinja2.FileSystemLoader([APP_TEMPLATES, assets.TEMPLATES_DIR])
     env = jinja2.Environment(loader=loader, autoescape=True)
-    env.globals["static_url"] = static.url
-    env.globals["dev_provider"] = True
-    env.filters["datetime"] = assets._datetime
+    assets.add_template_helpers(env, static, dev_provider=True)
     template = env.get_template("profile.html")
     user = UserProfile.from_claims(_claims())
 

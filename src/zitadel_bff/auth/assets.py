@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jinja2
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from ..config import Settings, is_loopback_host
 from ..web import MemoryStaticFiles
 
-__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "build_assets"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "add_template_helpers", "build_assets"]
 
 HERE = Path(__file__).parent
 TEMPLATES_DIR = HERE / "templates"
@@ -46,8 +47,17 @@ def build_assets(
     static = MemoryStaticFiles(STATIC_DIR)
     dirs = [templates_dir, TEMPLATES_DIR] if templates_dir else [TEMPLATES_DIR]
     templates = Jinja2Templates(directory=dirs)
-    templates.env.globals["static_url"] = static.url
-    templates.env.globals["dev_provider"] = is_loopback_host(urlsplit(settings.issuer).hostname)
-    templates.env.filters["datetime"] = _datetime
-    templates.env.filters["breakable"] = _breakable
+    dev_provider = is_loopback_host(urlsplit(settings.issuer).hostname)
+    add_template_helpers(templates.env, static, dev_provider=dev_provider)
     return templates, static
+
+
+def add_template_helpers(
+    env: jinja2.Environment, static: MemoryStaticFiles, *, dev_provider: bool
+) -> None:
+    """What the pages' templates use besides their context: ``static_url``, ``dev_provider``
+    and the ``|datetime`` and ``|breakable`` filters."""
+    env.globals["static_url"] = static.url
+    env.globals["dev_provider"] = dev_provider
+    env.filters["datetime"] = _datetime
+    env.filters["breakable"] = _breakable
