@@ -15,6 +15,11 @@ TEMPLATE = "profile template, no auth"
 FASTAPI_TEMPLATE = "same template via FastAPI, no auth"
 PROFILE = "GET /profile signed in"
 STATIC = "GET /auth/static/app.css"
+#: The auth-tax rows (bench/__main__.py).
+PLAIN_PUBLIC = "plain FastAPI GET /api/public, no module"
+PLAIN_ME = "plain FastAPI GET /api/me, no module"
+LIBRARY_PUBLIC = "module installed, public JSON route"
+LIBRARY_ME = "module installed, GET /api/me signed in"
 
 
 def _routes(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -34,9 +39,17 @@ def check_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]
                     prof / tmpl >= 0.85))
         if FASTAPI_TEMPLATE in routes:
             fa = routes[FASTAPI_TEMPLATE]["rps"]
-            out.append(
-                ("(info) /profile vs the template via FastAPI", f"{prof / fa:.1%} of it", None)
-            )
+            out.append(("issue 8: /profile within 15% of the template via FastAPI",
+                        f"{prof / fa:.1%} of it", prof / fa >= 0.85))
+    tax = results.get("tax", {})
+    if tax:
+        for row, plain, share, label in (
+            (LIBRARY_PUBLIC, PLAIN_PUBLIC, 0.90, "public JSON route >= 0.90 of the plain app"),
+            (LIBRARY_ME, PLAIN_ME, 0.75, "signed-in GET /api/me >= 0.75 of the plain app"),
+        ):
+            if row in tax and plain in tax:
+                ratio = tax[row]["rps"] / tax[plain]["rps"]
+                out.append((f"issue 8: {label}", f"{ratio:.2f}", ratio >= share))
         out.append(("static >= 50% of hello", f"{static / hello:.1%}", static / hello >= 0.50))
     login = results.get("http", {}).get("login")
     if login:

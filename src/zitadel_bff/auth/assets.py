@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from pathlib import Path
@@ -28,9 +29,11 @@ def _datetime(value: float) -> Markup:
     return Markup('<time datetime="{}" data-local>{}</time>').format(iso, text)
 
 
+@functools.lru_cache(maxsize=1024)
 def _breakable(value: str) -> Markup:
     """Long claim names (``urn:zitadel:iam:user:resourceowner:primary_domain``) may wrap
-    after a colon or an underscore, not in the middle of a word."""
+    after a colon or an underscore, not in the middle of a word. Claim names repeat on every
+    profile page: each is marked up once (a few dozen Markup objects otherwise)."""
     return Markup("").join(
         Markup("{}<wbr>").format(part) if part in ":_" else escape(part)
         for part in re.split(r"([:_])", value)
@@ -57,6 +60,10 @@ def add_template_helpers(
 ) -> None:
     """What the pages' templates use besides their context: ``static_url``, ``dev_provider``
     and the ``|datetime`` and ``|breakable`` filters."""
+    # The templates are files of the installed package (or of the app): they change with a
+    # deployment, never while the process runs. Jinja's default would stat every template of
+    # the page on every render to find out.
+    env.auto_reload = False
     env.globals["static_url"] = static.url
     env.globals["dev_provider"] = dev_provider
     env.filters["datetime"] = _datetime
