@@ -9,94 +9,127 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SessionEnded
 from ..sessions import Keyring, SessionData, SessionManager
 from .cookies import CookiePolicy, CookieReader
 
-__all__ = ["BROWSER_ID_BYTES", "SCOPE_KEY", "AuthContext", "context_of"]
+__all__ = ["BROWSER_ID_BYTES", "SCOPE_KEY", "AuthContext", "AuthEnvironment", "context_of"]
 
 SCOPE_KEY = "zitadel_bff"
 BROWSER_ID_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class AuthEnvironment:
+    """What every request of one app shares: its cookie names and attributes, its session
+    manager (asked for only when a session is: it exists once the app has started), and
+    what the CSRF checks need (its keys, and its own origin)."""
+
+    policy: CookiePolicy
+    sessions: Callable[[], SessionManager]
+    keyring: Keyring
+    public_origin: str
+    cookie_reader: CookieReader
 
 
 class AuthContext:
     """Per-request auth state. ``session_id`` is the cookie as sent (possibly stale);
     :meth:`session` is the live session behind it.
 
-    The cookies are read from the request on first use (``read_cookies``), so a request that
-    never asks who is signed in does not parse its ``Cookie`` header either.
+    The request's headers are looked at on first use, so a request that never asks who is
+    signed in does not read its ``Cookie`` or ``Authorization`` headers either.
     """
 
     __slots__ = (
+        "_authorization",
         "_browser_id",
-        "_cookie_headers",
-        "_cookie_reader",
+        "_headers",
         "_loaded",
         "_logout_state",
         "_session",
         "_session_id",
-        "authorization",
-        "keyring",
-        "policy",
-        "public_origin",
-        "sessions",
+        "env",
         "set_cookie",
     )
 
     def __init__(
         self,
-        policy: CookiePolicy,
-        sessions: Callable[[], SessionManager],
-        cookies: dict[str, str] | None = None,
+        env: AuthEnvironment,
+        headers: list[tuple[bytes, bytes]] | None = None,
         *,
-        keyring: Keyring,
-        public_origin: str,
-        cookie_headers: list[bytes] | None = None,
-        cookie_reader: CookieReader | None = None,
+        cookies: dict[str, str] | None = None,
         authorization: str | None = None,
     ) -> None:
-        self.policy = policy
-        #: The request's Authorization header (an API client's bearer token), if any.
-        self.authorization = authorization
-        #: What the CSRF checks of this request's app need: its keys, and its own origin.
-        self.keyring = keyring
-        self.public_origin = public_origin
-        #: The session manager, asked for only when the session is (it exists once started).
-        self.sessions = sessions
+        """``headers``: the request's (read on first use); or ``cookies`` and
+        ``authorization`` as already read."""
+        self.env = env
         self.set_cookie: list[bytes] = []
         self._session: SessionData | None = None
         self._loaded = False
-        self._cookie_headers = cookie_headers
-        self._cookie_reader = cookie_reader
-        if cookie_headers is None or cookie_reader is None:
-            self._take(cookies or {})
+        self._headers = headers
+        if headers is None:
+            self._take(cookies or {}, authorization)
 
-    def _take(self, cookies: dict[str, str]) -> None:
-        self._cookie_headers = None
+    def _take(self, cookies: dict[str, str], authorization: str | None) -> None:
+        self._headers = None
         self._session_id: str | None = cookies.get("session")
         self._browser_id: str | None = cookies.get("browser")
         self._logout_state: str | None = cookies.get("logout")
+        self._authorization: str | None = authorization
 
-    def _cookies_read(self) -> None:
-        if self._cookie_headers is not None:
-            assert self._cookie_reader is not None
-            self._take(self._cookie_reader.read(self._cookie_headers))
+    def _read_headers(self) -> None:
+        """Our cookies and the Authorization header, in one pass over the request's headers."""
+        headers = self._headers
+        if headers is None:
+            return
+        cookie_headers = []
+        authorization = None
+        for key, value in headers:
+            if key == b"cookie":
+                cookie_headers.append(value)
+            elif key == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+        cookies = self.env.cookie_reader.read(cookie_headers) if cookie_headers else {}
+        self._take(cookies, authorization)
+
+    @property
+    def policy(self) -> CookiePolicy:
+        return self.env.policy
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.env.keyring
+
+    @property
+    def public_origin(self) -> str:
+        return self.env.public_origin
+
+    @property
+    def sessions(self) -> Callable[[], SessionManager]:
+        return self.env.sessions
+
+    @property
+    def authorization(self) -> str | None:
+        """The request's Authorization header (an API client's bearer token), if any."""
+        self._read_headers()
+        return self._authorization
 
     @property
     def session_id(self) -> str | None:
-        self._cookies_read()
+        self._read_headers()
         return self._session_id
 
     @property
     def browser_id(self) -> str | None:
-        self._cookies_read()
+        self._read_headers()
         return self._browser_id
 
     @property
     def logout_state(self) -> str | None:
-        self._cookies_read()
+        self._read_headers()
         return self._logout_state
 
     @property
@@ -117,7 +150,7 @@ class AuthContext:
         if session_id is None:
             return None
         try:
-            data = await self.sessions().load_fresh(session_id)
+            data = await self.env.sessions().load_fresh(session_id)
         except SessionEnded:
             self.end_session()
             raise
@@ -135,13 +168,13 @@ class AuthContext:
         is resolved (:attr:`current`), False when :meth:`session` must ask the store."""
         if self._loaded:
             return True
-        if self._cookie_headers is not None:
-            self._cookies_read()
+        if self._headers is not None:
+            self._read_headers()
         session_id = self._session_id
         if session_id is None:
             self._loaded = True
             return True
-        data = self.sessions().peek(session_id)
+        data = self.env.sessions().peek(session_id)
         if data is None:
             return False
         self._session = data
@@ -156,7 +189,7 @@ class AuthContext:
             return None
 
     def start_session(self, session_id: str, data: SessionData) -> None:
-        self._cookies_read()
+        self._read_headers()
         self._session_id = session_id
         self._session = data
         self._loaded = True

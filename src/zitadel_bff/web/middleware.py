@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import is_loopback_host
 from ..sessions import Keyring, SessionManager
-from .context import SCOPE_KEY, AuthContext
+from .context import SCOPE_KEY, AuthContext, AuthEnvironment
 from .cookies import CookiePolicy, CookieReader
 from .headers import DOCUMENT_TYPES, SecurityHeaders
 from .proxy import UPSTREAM_OWNED
@@ -59,30 +59,26 @@ class AuthMiddleware:
         self.module_paths = module_paths
         #: Called before each request the app (not the module) serves: e.g. gating new routes.
         self.before_app = before_app
-        self.cookie_reader = CookieReader(policy.names)
+        self.env = AuthEnvironment(
+            policy=policy,
+            sessions=sessions,
+            keyring=keyring,
+            public_origin=public_origin,
+            cookie_reader=CookieReader(policy.names),
+        )
         self.loopback_alias = _loopback_alias(public_origin)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Every request passes here, so this stays flat: one pass over the headers, no helper
-        # calls unless there is something to do.
-        host = authorization = None
-        cookie_headers = []
-        for key, value in scope["headers"]:
-            if key == b"cookie":
-                cookie_headers.append(value)
-            elif key == b"host":
-                host = value
-            elif key == b"authorization" and authorization is None:
-                authorization = value.decode("latin-1")
-        alias = self.loopback_alias
-        if alias is not None and host is not None and host != alias[0]:
-            location = self._public_origin_location(scope, host)
-            if location is not None:
-                await _redirect(send, location)
-                return
+        # Every request passes here, so this stays flat: no helper calls unless there is
+        # something to do, and the headers are read here only for the development-only
+        # loopback redirect (the context reads cookies when someone asks who is signed in).
+        if self.loopback_alias is not None and await self._redirected_to_public_origin(
+            scope, send
+        ):
+            return
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):  # ASGI puts the root_path inside ``path``
@@ -91,15 +87,7 @@ class AuthMiddleware:
             assert self.static is not None
             await self.static(scope, receive, self._sender(send, []))
             return
-        context = AuthContext(
-            self.policy,
-            self.sessions,
-            keyring=self.keyring,
-            public_origin=self.public_origin,
-            cookie_headers=cookie_headers,
-            cookie_reader=self.cookie_reader,
-            authorization=authorization,
-        )
+        context = AuthContext(self.env, scope["headers"])
         scope[SCOPE_KEY] = context
         set_cookie = context.set_cookie
 
@@ -116,6 +104,21 @@ class AuthMiddleware:
         if self.before_app is not None:
             self.before_app()
         await self.app(scope, receive, send_with_headers)
+
+    async def _redirected_to_public_origin(self, scope: Scope, send: Send) -> bool:
+        assert self.loopback_alias is not None
+        host = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value
+                break
+        if host is None or host == self.loopback_alias[0]:
+            return False
+        location = self._public_origin_location(scope, host)
+        if location is None:
+            return False
+        await _redirect(send, location)
+        return True
 
     def _public_origin_location(self, scope: Scope, host: bytes) -> str | None:
         """In development the app may be reached as ``localhost`` while its public URL says
