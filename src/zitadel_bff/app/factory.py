@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from .. import Settings, Store, ZitadelAuth, configure_logging, load_settings
-from .pages import STATIC_DIR, STATIC_PREFIX, TEMPLATES_DIR
-from .pages import router as pages_router
+from .pages import STATIC_DIR, STATIC_PREFIX, TEMPLATES_DIR, add_pages
 
 __all__ = ["ENV_FILE_VARIABLE", "app_from_environment", "create_app"]
 
@@ -51,7 +50,7 @@ def create_app(
     if not settings.upstream_url:
         # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
         # the module's routes.
-        app.include_router(pages_router)
+        add_pages(app)
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, error_pages=True)  # deny by default: the pages opt out with @public
     return app

@@ -24,9 +24,11 @@ STATIC_DIR = HERE / "static"
 
 def _datetime(value: float) -> Markup:
     """A <time> in UTC; local-time.js shows it in the viewer's own time zone too."""
-    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
-    text = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(value))
-    return Markup('<time datetime="{}" data-local>{}</time>').format(iso, text)
+    moment = time.gmtime(value)
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+    text = time.strftime("%Y-%m-%d %H:%M UTC", moment)
+    # Markup's % escapes the values too, in half the time of its str.format.
+    return Markup('<time datetime="%s" data-local>%s</time>') % (iso, text)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -37,24 +37,36 @@ def _derive(secret: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
+#: CSRF tokens remembered per secret (the oldest go first): about one per active browser.
+CSRF_CACHE_SIZE = 1024
+
+
 class _Keys:
     """The keys of one secret."""
 
-    __slots__ = ("aead", "csrf_key", "id_key")
+    __slots__ = ("_csrf_tokens", "aead", "csrf_key", "id_key")
 
     def __init__(self, secret: str) -> None:
         raw = secret.encode("utf-8")
         self.aead = AESGCM(_derive(raw, b"zitadel-bff/session-record/v1"))
         self.id_key = _derive(raw, b"zitadel-bff/store-key/v1")
         self.csrf_key = _derive(raw, b"zitadel-bff/csrf/v1")
+        # Every page with a form prints its browser's token: computed once per binding.
+        self._csrf_tokens: dict[str, str] = {}
 
     def lookup_key(self, namespace: str, value: str) -> str:
         mac = hmac.new(self.id_key, f"{namespace}:{value}".encode(), hashlib.sha256).digest()
         return namespace + ":" + base64.urlsafe_b64encode(mac[:24]).decode("ascii")
 
     def csrf_token(self, binding: str) -> str:
-        mac = hmac.new(self.csrf_key, binding.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+        token = self._csrf_tokens.get(binding)
+        if token is None:
+            mac = hmac.new(self.csrf_key, binding.encode(), hashlib.sha256).digest()
+            token = base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+            if len(self._csrf_tokens) >= CSRF_CACHE_SIZE:
+                self._csrf_tokens.pop(next(iter(self._csrf_tokens)))
+            self._csrf_tokens[binding] = token
+        return token
 
 
 class Keyring:

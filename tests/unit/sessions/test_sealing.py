@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from zitadel_bff.sessions import sealing
 from zitadel_bff.sessions.sealing import Keyring, SealError
 
 SECRET = "s" * 40
@@ -35,3 +36,14 @@ def test_lookup_keys_are_keyed_hashes() -> None:
     assert key == keys.lookup_key("s", "cookie-value")
     assert key != keys.lookup_key("sid", "cookie-value")
     assert key != Keyring("t" * 40).lookup_key("s", "cookie-value")
+
+
+def test_csrf_tokens_are_remembered_per_binding_within_a_bound() -> None:
+    keyring = Keyring("s" * 48)
+    first = keyring.csrf_token("browser-1")
+    assert keyring.csrf_token("browser-1") == first != keyring.csrf_token("browser-2")
+    for i in range(sealing.CSRF_CACHE_SIZE + 10):
+        keyring.csrf_token(f"browser-{i}")
+    assert len(keyring._current._csrf_tokens) == sealing.CSRF_CACHE_SIZE
+    assert keyring.csrf_token("browser-1") == first  # computed again, the same
+    assert keyring.csrf_valid(first, "browser-1") and not keyring.csrf_valid(first, "browser-2")
