@@ -75,10 +75,11 @@ class AuthMiddleware:
         # Every request passes here, so this stays flat: no helper calls unless there is
         # something to do, and the headers are read here only for the development-only
         # loopback redirect (the context reads cookies when someone asks who is signed in).
-        if self.loopback_alias is not None and await self._redirected_to_public_origin(
-            scope, send
-        ):
-            return
+        if self.loopback_alias is not None:
+            location = self._public_origin_location(scope)
+            if location is not None:
+                await _redirect(send, location)
+                return
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):  # ASGI puts the root_path inside ``path``
@@ -105,7 +106,11 @@ class AuthMiddleware:
             self.before_app()
         await self.app(scope, receive, send_with_headers)
 
-    async def _redirected_to_public_origin(self, scope: Scope, send: Send) -> bool:
+    def _public_origin_location(self, scope: Scope) -> str | None:
+        """In development the app may be reached as ``localhost`` while its public URL says
+        ``127.0.0.1`` (or the other way round): cookies are per host, so nothing would work.
+        Safe requests are sent to the public origin; only loopback names are ever redirected,
+        so a proxy's Host header in production can never cause a loop."""
         assert self.loopback_alias is not None
         host = None
         for key, value in scope["headers"]:
@@ -113,19 +118,7 @@ class AuthMiddleware:
                 host = value
                 break
         if host is None or host == self.loopback_alias[0]:
-            return False
-        location = self._public_origin_location(scope, host)
-        if location is None:
-            return False
-        await _redirect(send, location)
-        return True
-
-    def _public_origin_location(self, scope: Scope, host: bytes) -> str | None:
-        """In development the app may be reached as ``localhost`` while its public URL says
-        ``127.0.0.1`` (or the other way round): cookies are per host, so nothing would work.
-        Safe requests are sent to the public origin; only loopback names are ever redirected,
-        so a proxy's Host header in production can never cause a loop."""
-        assert self.loopback_alias is not None
+            return None  # the common case: the public origin itself
         if scope["method"] not in ("GET", "HEAD"):
             return None
         name, _, port = host.decode("latin-1").rpartition(":")
@@ -149,11 +142,10 @@ class AuthMiddleware:
     def _response_headers(
         self, message: Message, set_cookie: list[bytes]
     ) -> list[tuple[bytes, bytes]]:
-        raw = list(message.get("headers", ()))
+        raw = message.get("headers") or []
         if message.get(UPSTREAM_OWNED):
             # A gateway answer: the upstream app chose its own headers (CSP, caching).
-            raw.extend((b"set-cookie", cookie) for cookie in set_cookie)
-            return raw
+            return [*raw, *((b"set-cookie", cookie) for cookie in set_cookie)]
         names = self.header_names
         content_type = None
         overridden = False
@@ -171,12 +163,10 @@ class AuthMiddleware:
         )
         if overridden:  # the response's own headers win over ours
             present = {name.lower() for name, _ in raw}
-            raw.extend(h for h in ours if h[0] not in present)
-        else:
-            raw.extend(ours)
+            ours = [h for h in ours if h[0] not in present]
         if set_cookie:
-            raw.extend((b"set-cookie", cookie) for cookie in set_cookie)
-        return raw
+            return [*raw, *ours, *((b"set-cookie", cookie) for cookie in set_cookie)]
+        return [*raw, *ours]
 
 
 def _loopback_alias(public_origin: str) -> tuple[bytes, str] | None:
