@@ -9,7 +9,11 @@ from typing import Any
 import hiredis
 import pytest
 
-from zitadel_bff.sessions.stores.redis_channel import ChannelUnavailable, _Connection
+from zitadel_bff.sessions.stores.redis_channel import (
+    ChannelUnavailable,
+    _Connection,
+    _script_call,
+)
 
 FAR = 1e9  # a deadline nobody reaches in these tests
 
@@ -100,3 +104,17 @@ async def test_a_lost_connection_fails_the_waiting_calls() -> None:
     with pytest.raises(ChannelUnavailable, match="lost"):
         await call
     assert closed == ["the connection was lost (ConnectionResetError)"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "args"),
+    [((), ()), (("zbff:{s:a}", "zbff:{s:a}:tags"), (1795798181344, 60000)),
+     (tuple(f"k{i}" for i in range(12)), (-1, 0))],
+)
+def test_a_script_call_is_packed_as_hiredis_packs_it(
+    keys: tuple[str, ...], args: tuple[int, ...]
+) -> None:
+    sha = "a" * 40
+    verb = b"$7\r\nEVALSHA\r\n$40\r\n" + sha.encode() + b"\r\n"
+    command: Any = ("EVALSHA", sha, len(keys), *keys, *args)  # its stub wants a 1-tuple
+    assert _script_call(verb, keys, args) == hiredis.pack_command(command)

@@ -58,6 +58,21 @@ def _command(*parts: bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
+def _script_call(verb: bytes, keys: Sequence[str], args: Sequence[int]) -> bytes:
+    """EVALSHA or EVAL (``verb``: the command and the script's SHA-1 or source, packed), the
+    number of keys, the keys and the arguments, in RESP."""
+    numkeys = b"%d" % len(keys)
+    parts = [b"*%d\r\n%s$%d\r\n%s\r\n" % (3 + len(keys) + len(args), verb, len(numkeys),
+                                             numkeys)]
+    for key in keys:
+        data = key.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    for arg in args:
+        data = b"%d" % arg
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 def _refusal(name: str, reply: Any) -> str | None:
     """Why the server refused a handshake command, or None when it did not."""
     if isinstance(reply, hiredis.ReplyError):
@@ -214,25 +229,16 @@ class ScriptChannel:
         conn = self._conn
         if conn is None or conn.loop is not asyncio.get_running_loop():
             conn = await self._connection()
-        tail = self._arguments(keys, args)
-        reply = await conn.send(b"*%d\r\n%s%s" % (3 + len(keys) + len(args), self._evalsha, tail),
-                                deadline)
+        reply = await conn.send(_script_call(self._evalsha, keys, args), deadline)
         if type(reply) is hiredis.ReplyError:
-            reply = await self._after_error(conn, reply, keys, args, tail, deadline)
+            reply = await self._after_error(conn, reply, keys, args, deadline)
         return reply
 
-    @staticmethod
-    def _arguments(keys: Sequence[str], args: Sequence[int]) -> bytes:
-        parts = [b"%d" % len(keys), *(k.encode() for k in keys), *(b"%d" % a for a in args)]
-        return b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-
     async def _after_error(self, conn: _Connection, reply: hiredis.ReplyError,
-                           keys: Sequence[str], args: Sequence[int], tail: bytes,
-                           deadline: float) -> Any:
+                           keys: Sequence[str], args: Sequence[int], deadline: float) -> Any:
         if str(reply).startswith("NOSCRIPT"):
             # The server lacks the script: send it (EVAL also caches it for EVALSHA).
-            reply = await conn.send(
-                b"*%d\r\n%s%s" % (3 + len(keys) + len(args), self._eval, tail), deadline)
+            reply = await conn.send(_script_call(self._eval, keys, args), deadline)
             if type(reply) is not hiredis.ReplyError:
                 return reply
         # READONLY (a demoted master), LOADING, NOAUTH, BUSY...: the pool's client knows
