@@ -287,7 +287,7 @@ def test_a_wrong_password_is_a_clear_store_unavailable(
             await store.close()
 
     run(scenario())
-    assert "Redis hot-path connection failed: AUTH refused: WRONGPASS" in caplog.text
+    assert "Redis hot-path connection failed (AUTH refused: WRONGPASS" in caplog.text
     assert WRONG_PASSWORD not in caplog.text
 
 

@@ -250,11 +250,9 @@ class ScriptChannel:
 
     async def _connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        stale, self._conn = self._conn, None
-        if stale is not None and not stale.loop.is_closed():
-            # Opened on another, still running event loop: of no use on this one.
-            stale.loop.call_soon_threadsafe(stale.close, "the event loop changed",
-                                            ChannelUnavailable)
+        # A connection left here belongs to another event loop (another thread, or a loop
+        # that has ended): of no use on this one, and not this loop's to close.
+        self._conn = None
         opening = self._opening
         if opening is None or opening.get_loop() is not loop:
             if loop.time() < self._retry_at:
@@ -280,7 +278,7 @@ class ScriptChannel:
             self._retry_at = loop.time() + self.reconnect_pause
             reason = str(exc) or exc.__class__.__name__
             if not self._failing:  # once per outage, not once per attempt
-                logger.warning("Redis hot-path connection failed: %s; reads go through the "
+                logger.warning("Redis hot-path connection failed (%s): reads go through the "
                                "connection pool until it succeeds", reason)
             else:
                 logger.debug("Redis hot-path connection failed again: %s", reason)
