@@ -85,13 +85,13 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[RedisServer, Path]]:
         yield server, cert
 
 
+async def refuse_client(*args: object) -> None:
+    raise AssertionError("a hot-path read went to redis-py's client")
+
+
 def channel_only(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> ScriptChannel:
     """The store's channel; a hot-path read that falls back to redis-py fails the test."""
-
-    async def refuse(*args: object) -> None:
-        raise AssertionError("a hot-path read went to redis-py's client")
-
-    monkeypatch.setattr(store, "_run_on_client", refuse)
+    monkeypatch.setattr(store, "_run_on_client", refuse_client)
     assert store.channel is not None
     return store.channel
 
@@ -375,10 +375,56 @@ def test_a_replica_is_refused_where_a_master_is_required(
     assert "the server is a slave, not the master" in caplog.text
 
 
-def test_a_cluster_keeps_to_redis_py(redis_cluster: Cluster) -> None:
-    store = RedisStore.from_url(redis_cluster.url)
-    assert store.channel is None
-    asyncio.run(store.close())
+def test_cluster_reads_go_to_each_keys_primary(
+    run: Run[None], redis_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 30
+
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_cluster.url)
+        try:
+            for i in range(count):  # redis-py's client maps the slots on its first command
+                await store.set(f"s:{i}", b"%d" % i, later(), [f"sub:{i}"])
+            assert store.channel is None and store.cluster_channels is not None
+            monkeypatch.setattr(store, "_run_on_client", refuse_client)
+            results = await asyncio.gather(*[read(store, f"s:{i}") for i in range(count)])
+            assert results == [b"%d" % i for i in range(count)]
+            channels = store.cluster_channels.channels
+            assert len(channels) == 3  # the keys fall on all three primaries
+            assert [c.connections for c in channels] == [1, 1, 1]
+        finally:
+            await store.close()
+
+    run(scenario())
+
+
+def test_a_stale_slot_map_is_corrected_by_redis_py(
+    run: Run[None], redis_cluster: Cluster
+) -> None:
+    """The slot of a record mapped to the wrong primary (as after a resharding): that node
+    answers MOVED, redis-py's client follows it and fixes its map, the next read is routed
+    right."""
+
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_cluster.url)
+        try:
+            await store.set("s:a", b"v", later())
+            client: Any = store._redis
+            right = client.get_node_from_key("zbff:{s:a}")
+            wrong = next(n for n in client.get_primaries() if n.name != right.name)
+            client.nodes_manager.slots_cache[client.keyslot("zbff:{s:a}")] = [wrong]
+            assert await read(store, "s:a") == b"v"
+            assert client.get_node_from_key("zbff:{s:a}").name == right.name
+            assert store.cluster_channels is not None
+            channel = store.cluster_channels.for_key("zbff:{s:a}")
+            assert channel is not None
+            assert await read(store, "s:a") == b"v"
+            # the wrong node's channel gave its connection up at MOVED; the right one serves
+            assert [c.connected for c in store.cluster_channels.channels] == [False, True]
+        finally:
+            await store.close()
+
+    run(scenario())
 
 
 def test_a_store_used_on_a_second_event_loop_opens_a_connection_there(

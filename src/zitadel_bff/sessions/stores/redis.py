@@ -10,11 +10,12 @@ Layout (hash tags, so that what must live together lives in one cluster slot)::
     zbff:tag:{TAG}        the records carrying TAG (a set; in the slot of TAG)
 
 The hot path is one round trip: :meth:`get_and_touch` is a script that reads the value and its
-absolute expiry (PEXPIRETIME, Redis >= 7.0) and moves the expiry when it is due. On one server
-and on a Sentinel master that script runs on a lean channel of its own
-(:class:`~.redis_channel.ScriptChannel`: one dedicated connection, calls pipelined, replies
-parsed by hiredis), about a third of redis-py's CPU per read; whenever the channel has no
-connection, redis-py's client runs it. A Cluster uses redis-py's client throughout. ``pop`` is
+absolute expiry (PEXPIRETIME, Redis >= 7.0) and moves the expiry when it is due. That script
+runs on a lean channel of its own (:class:`~.redis_channel.ScriptChannel`: one dedicated
+connection, calls pipelined, replies parsed by hiredis), about a third of redis-py's CPU per
+read: to the one server, to the Sentinel master, or on a Cluster to the primary of the
+record's slot (one channel per primary, routed by redis-py's slot map). Whenever a channel
+cannot run a read, redis-py's client runs it. ``pop`` is
 GETDEL, ``add`` SET NX, and :meth:`lock` SET NX PX with a compare-and-delete release, so a token
 refresh happens once across every instance. Writes that span slots (a record and its tag sets)
 are one MULTI on a single server or Sentinel master, and a pipeline per node on a Cluster.
@@ -37,7 +38,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -49,7 +50,12 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.credentials import UsernamePasswordCredentialProvider
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -158,25 +164,18 @@ def _cluster_client(url: str, options: dict[str, Any]) -> RedisCluster:
     )
 
 
-def _hot_channel(client: Any, *, sentinel: bool = False) -> ScriptChannel | None:
-    """The lean channel for the hot-path script, connecting as redis-py's client does (the
-    address, TLS, credentials, database and client name it read from the URL and options),
-    or None for a client the channel cannot follow (a Unix socket). On Sentinel the master
-    is asked of the sentinels through redis-py's pool at every (re)connection."""
-    pool = client.connection_pool
-    probe = pool.make_connection()  # never connected: only redis-py's reading of the options
+def _channel(probe: Any, address: Callable[[], Awaitable[tuple[str, int]]] | None = None, *,
+             require_master: bool = False) -> ScriptChannel | None:
+    """A lean channel for the hot-path script that connects as ``probe`` would: a redis-py
+    connection, never connected, built from the URL and options by redis-py (address, TLS,
+    credentials, database, client name). None for one the channel cannot follow (a Unix
+    socket). ``address``: where to connect instead of the probe's host and port."""
     if not isinstance(probe, Connection):
         return None
     fixed = (str(probe.host), int(probe.port))
 
-    async def address() -> tuple[str, int]:
-        if not sentinel:
-            return fixed
-        try:
-            host, port = await pool.get_master_address()
-        except RedisError as exc:
-            raise ChannelUnavailable(f"no master from the sentinels: {exc}") from exc
-        return str(host), int(port)
+    async def probe_address() -> tuple[str, int]:
+        return fixed
 
     provider = probe.credential_provider
     if provider is None and (probe.username or probe.password):
@@ -187,20 +186,72 @@ def _hot_channel(client: Any, *, sentinel: bool = False) -> ScriptChannel | None
 
     return ScriptChannel(
         GET_AND_TOUCH_SCRIPT,
-        address=address,
+        address=address or probe_address,
         credentials=credentials,
         db=int(probe.db or 0),
         ssl_context=probe.ssl_context.get() if isinstance(probe, SSLConnection) else None,
         client_name=probe.client_name,
-        require_master=sentinel,
+        require_master=require_master,
         connect_timeout=CHANNEL_CONNECT_TIMEOUT,
     )
+
+
+def _hot_channel(client: Any, *, sentinel: bool = False) -> ScriptChannel | None:
+    """The channel of a one-server or Sentinel client. On Sentinel the master is asked of
+    the sentinels through redis-py's pool at every (re)connection, and must say it is one."""
+    pool = client.connection_pool
+    if not sentinel:
+        return _channel(pool.make_connection())
+
+    async def master() -> tuple[str, int]:
+        try:
+            host, port = await pool.get_master_address()
+        except RedisError as exc:
+            raise ChannelUnavailable(f"no master from the sentinels: {exc}") from exc
+        return str(host), int(port)
+
+    return _channel(pool.make_connection(), master, require_master=True)
+
+
+class ClusterChannels:
+    """One channel per Cluster primary, chosen by the slot map of redis-py's cluster client.
+
+    A record and its tag set share a hash tag, so one node runs the whole script. When the
+    map is stale (a slot moved, a primary failed over) that node answers MOVED or ASK, or
+    the connection is lost: the read goes to redis-py's client, which follows the redirect
+    and refreshes the map that the next read is routed by.
+    """
+
+    def __init__(self, client: RedisCluster) -> None:
+        self._client = client
+        self._channels: dict[str, ScriptChannel | None] = {}
+
+    def for_key(self, key: str) -> ScriptChannel | None:
+        try:
+            node = self._client.get_node_from_key(key)
+        except RedisClusterException:  # no slot map before redis-py's first command
+            return None
+        if node is None:
+            return None
+        if node.name not in self._channels:
+            probe = node.connection_class(**node.connection_kwargs)  # never connected
+            self._channels[node.name] = _channel(probe)
+        return self._channels[node.name]
+
+    @property
+    def channels(self) -> list[ScriptChannel]:
+        return [c for c in self._channels.values() if c is not None]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
 
 
 class RedisStore(Store):
     """``cluster``: the client is a RedisCluster (writes across slots are not one MULTI).
     ``channel``: the lean connection the hot-path script runs on when it can (redis-py's
-    client runs it otherwise); :meth:`from_url` makes one except for a Cluster."""
+    client runs it otherwise), or ``cluster_channels`` on a Cluster; :meth:`from_url` makes
+    them."""
 
     def __init__(
         self,
@@ -211,9 +262,11 @@ class RedisStore(Store):
         cluster: bool = False,
         also_close: Sequence[Any] = (),
         channel: ScriptChannel | None = None,
+        cluster_channels: ClusterChannels | None = None,
     ) -> None:
         self._redis = client
         self.channel = channel
+        self.cluster_channels = cluster_channels
         self._prefix = prefix
         self._timeout = timeout
         self._cluster = cluster
@@ -235,9 +288,9 @@ class RedisStore(Store):
             return cls(client, timeout=timeout, also_close=sentinels,
                        channel=_hot_channel(client, sentinel=True))
         if url.startswith("redis+cluster://"):
-            # No channel: a Cluster needs slot routing, MOVED/ASK redirects and topology
-            # refreshes, which redis-py's cluster client owns (see docs/PERFORMANCE.md).
-            return cls(_cluster_client(url, options), timeout=timeout, cluster=True)
+            client = _cluster_client(url, options)
+            return cls(client, timeout=timeout, cluster=True,
+                       cluster_channels=ClusterChannels(client))
         client = aioredis.Redis.from_url(url, **options)
         return cls(client, timeout=timeout, channel=_hot_channel(client))
 
@@ -289,12 +342,15 @@ class RedisStore(Store):
         # The hot path: the guard written out (no context-manager generator per request).
         keys, args = (self._record(key), self._tags_of(key)), (want_ms, step_ms)
         deadline = asyncio.get_running_loop().time() + self._timeout
+        channel = self.channel
+        if channel is None and self.cluster_channels is not None:
+            channel = self.cluster_channels.for_key(keys[0])
         try:
-            if self.channel is None:
+            if channel is None:
                 reply = await self._run_on_client(keys, args, deadline)
             else:
                 try:
-                    reply = await self.channel.run(keys, args, deadline)
+                    reply = await channel.run(keys, args, deadline)
                 except ChannelUnavailable:
                     # Not connected, or the connection was lost under this call: redis-py's
                     # client runs it (retrying, reconnecting) in what is left of the bound.
@@ -418,6 +474,8 @@ class RedisStore(Store):
         """Close the clients; a failure to disconnect politely is logged, not raised."""
         if self.channel is not None:
             await self.channel.close()
+        if self.cluster_channels is not None:
+            await self.cluster_channels.close()
         for client in (self._redis, *self._also_close):
             try:
                 await client.aclose()
