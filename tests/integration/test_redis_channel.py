@@ -21,7 +21,7 @@ import redis
 import uvloop
 from redis import asyncio as aioredis
 
-from tests.support.broken import write_self_signed
+from tests.support.broken import closed_port, write_self_signed
 from tests.support.redis import RedisServer, redis_required
 from tests.support.redis_ha import Cluster, SentinelSet
 from zitadel_bff.errors import StoreUnavailable
@@ -425,6 +425,38 @@ def test_a_stale_slot_map_is_corrected_by_redis_py(
             await store.close()
 
     run(scenario())
+
+
+@pytest.mark.parametrize(("pause", "attempts"), [(1.0, 1), (0.0, 3)])
+def test_after_a_failed_connection_calls_wait_for_the_pause(
+    run: Run[None], pause: float, attempts: int
+) -> None:
+    """Three calls in a row to a port nobody listens on: with a pause, only the first tries
+    to connect; without one, each does."""
+    port = closed_port()
+    tried: list[int] = []
+
+    async def address() -> tuple[str, int]:
+        tried.append(port)
+        return "127.0.0.1", port
+
+    async def no_credentials() -> tuple[str, ...]:
+        return ()
+
+    async def scenario() -> None:
+        channel = ScriptChannel(GET_AND_TOUCH_SCRIPT, address=address,
+                                credentials=no_credentials, connect_timeout=SHORT_TIMEOUT,
+                                reconnect_pause=pause)
+        deadline = asyncio.get_running_loop().time() + SHORT_TIMEOUT
+        try:
+            for _ in range(3):
+                with pytest.raises(ChannelUnavailable):
+                    await channel.run(("zbff:{s:a}", "zbff:{s:a}:tags"), (0, 0), deadline)
+        finally:
+            await channel.close()
+
+    run(scenario())
+    assert len(tried) == attempts
 
 
 def test_a_store_used_on_a_second_event_loop_opens_a_connection_there(

@@ -22,7 +22,8 @@ What a caller gets besides the reply:
 NOSCRIPT (a new, restarted or failed-over server) is answered by sending the script itself
 (EVAL), which also loads it for the next EVALSHA. A lost connection is reopened by the next
 call; after a failed attempt, calls raise :class:`ChannelUnavailable` at once for
-``reconnect_pause`` seconds rather than each paying for a connect that is likely to fail.
+``reconnect_pause`` seconds, doubled after each further failure up to RECONNECT_PAUSE_MAX,
+rather than each paying for a connect that is likely to fail.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ __all__ = ["ChannelUnavailable", "ScriptChannel"]
 logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-#: Seconds without a connection attempt after a failed one.
+#: Seconds without a connection attempt after a failed one, doubling while they keep failing
+#: (a wrong password, an ACL without ROLE) up to the most.
 RECONNECT_PAUSE = 1.0
+RECONNECT_PAUSE_MAX = 16.0
 #: What hiredis returns while a reply is incomplete (RESP2 has no boolean reply).
 _INCOMPLETE = object()
 
@@ -208,6 +211,7 @@ class ScriptChannel:
         self._require_master = require_master
         self._connect_timeout = connect_timeout
         self.reconnect_pause = reconnect_pause
+        self._pause = reconnect_pause
         self._conn: _Connection | None = None
         self._opening: asyncio.Task[_Connection | None] | None = None
         self._retry_at = 0.0
@@ -275,7 +279,8 @@ class ScriptChannel:
             async with asyncio.timeout(self._connect_timeout):
                 conn = await self._connect(loop)
         except (OSError, TimeoutError, ChannelUnavailable) as exc:
-            self._retry_at = loop.time() + self.reconnect_pause
+            self._retry_at = loop.time() + self._pause
+            self._pause = min(2 * self._pause, RECONNECT_PAUSE_MAX)
             reason = str(exc) or exc.__class__.__name__
             if not self._failing:  # once per outage, not once per attempt
                 logger.warning("Redis hot-path connection failed (%s): reads go through the "
@@ -289,6 +294,7 @@ class ScriptChannel:
         if self._failing:
             logger.info("Redis hot-path connection open again")
         self._failing = False
+        self._pause = self.reconnect_pause
         self._conn = conn
         self.connections += 1
         return conn
