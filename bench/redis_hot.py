@@ -4,7 +4,8 @@ the same store on redis-py's client alone, in interleaved rounds on one redis-se
 Per variant and round: the latency of ``store.get_and_touch`` and of ``SessionManager.load``
 (p50/p99 of 20,000 sequential reads of random sessions out of 1,000), the process's CPU time
 per read over those reads, and reads per second with 16 coroutines reading at once. The
-records are real sealed sessions (bench/stores.py's ``Records``), the event loop uvloop's.
+records are real sealed sessions of 1,500 bytes (bench/stores.py's ``Records``), the event
+loop uvloop's.
 
 ``--placement`` pins the processes, to show what the operating system's choice does to a
 loopback round trip: ``same`` puts this process and redis-server on CPU 0, ``split`` puts
