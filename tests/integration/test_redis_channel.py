@@ -297,6 +297,7 @@ def test_tls_as_the_url_says(
     server, cert = tls_redis
     trusted = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={cert}"
     untrusted = f"rediss://127.0.0.1:{server.port}/0"
+    missing_ca = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={cert.parent}/none.pem"
 
     async def scenario() -> None:
         store = RedisStore.from_url(trusted)
@@ -307,13 +308,14 @@ def test_tls_as_the_url_says(
             assert channel.connections == 1
         finally:
             await store.close()
-        refused = RedisStore.from_url(untrusted, timeout=SHORT_TIMEOUT)
-        try:
-            with pytest.raises(StoreUnavailable):
-                await read(refused, "s:a")
-            assert refused.channel is not None and refused.channel.connections == 0
-        finally:
-            await refused.close()
+        for url in (untrusted, missing_ca):  # a missing CA file fails reads, not the start
+            refused = RedisStore.from_url(url, timeout=SHORT_TIMEOUT)
+            try:
+                with pytest.raises(StoreUnavailable):
+                    await read(refused, "s:a")
+                assert refused.channel is not None and refused.channel.connections == 0
+            finally:
+                await refused.close()
 
     run(scenario())
 

@@ -189,7 +189,7 @@ def _channel(probe: Any, address: Callable[[], Awaitable[tuple[str, int]]] | Non
         address=address or probe_address,
         credentials=credentials,
         db=int(probe.db or 0),
-        ssl_context=probe.ssl_context.get() if isinstance(probe, SSLConnection) else None,
+        ssl_context=probe.ssl_context.get if isinstance(probe, SSLConnection) else None,
         client_name=probe.client_name,
         require_master=require_master,
         connect_timeout=CHANNEL_CONNECT_TIMEOUT,

@@ -180,9 +180,10 @@ class ScriptChannel:
 
     ``address`` names the server to connect to, asked again at each (re)connection (a
     Sentinel's current master). ``credentials`` returns ``()``, ``(password,)`` or
-    ``(username, password)``. With ``require_master`` a server whose ROLE is not master is
-    refused (a Sentinel's stale answer). Every part of opening a connection together is
-    bounded by ``connect_timeout``.
+    ``(username, password)``; ``ssl_context``, when given, the TLS context (built at the first
+    connection, so that a missing CA file is a failed connection, not a failed start). With
+    ``require_master`` a server whose ROLE is not master is refused (a Sentinel's stale
+    answer). Every part of opening a connection together is bounded by ``connect_timeout``.
     """
 
     def __init__(
@@ -192,7 +193,7 @@ class ScriptChannel:
         address: Callable[[], Awaitable[Address]],
         credentials: Callable[[], Awaitable[tuple[str, ...]]],
         db: int = 0,
-        ssl_context: ssl.SSLContext | None = None,
+        ssl_context: Callable[[], ssl.SSLContext] | None = None,
         client_name: str | None = None,
         require_master: bool = False,
         connect_timeout: float,
@@ -302,7 +303,8 @@ class ScriptChannel:
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         host, port = await self._address()
         transport, conn = await loop.create_connection(
-            lambda: _Connection(loop, self._closed), host, port, ssl=self._ssl)
+            lambda: _Connection(loop, self._closed), host, port,
+            ssl=self._ssl() if self._ssl is not None else None)
         try:
             sock = transport.get_extra_info("socket")
             if sock is not None:
