@@ -461,6 +461,34 @@ def test_after_a_failed_connection_calls_wait_for_the_pause(
     assert len(tried) == attempts
 
 
+def test_a_caller_waits_for_a_connection_no_longer_than_its_deadline(run: Run[None]) -> None:
+    """Opening a connection may take up to its own bound (a slow sentinel, here one that
+    never answers); a call whose deadline comes first fails at its deadline."""
+
+    async def scenario() -> None:
+        never = asyncio.Event()
+
+        async def address() -> tuple[str, int]:
+            await never.wait()
+            raise AssertionError("unreachable")
+
+        async def no_credentials() -> tuple[str, ...]:
+            return ()
+
+        channel = ScriptChannel(GET_AND_TOUCH_SCRIPT, address=address,
+                                credentials=no_credentials, connect_timeout=60)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            with pytest.raises(TimeoutError):
+                await channel.run(("zbff:{s:a}", "zbff:{s:a}:tags"), (0, 0), started + 0.2)
+            assert loop.time() - started < 1
+        finally:
+            await channel.close()
+
+    run(scenario())
+
+
 def test_a_store_used_on_a_second_event_loop_opens_a_connection_there(
     own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -233,7 +233,7 @@ class ScriptChannel:
         """The script's reply for ``keys`` and ``args``; ``deadline`` is in loop time."""
         conn = self._conn
         if conn is None or conn.loop is not asyncio.get_running_loop():
-            conn = await self._connection()
+            conn = await self._connection(deadline)
         reply = await conn.send(_script_call(self._evalsha, keys, args), deadline)
         if type(reply) is hiredis.ReplyError:
             reply = await self._after_error(conn, reply, keys, args, deadline)
@@ -253,7 +253,9 @@ class ScriptChannel:
 
     # connections ------------------------------------------------------------------------------
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self, deadline: float) -> _Connection:
+        """The open connection, waiting for one being opened (up to ``deadline``: then
+        TimeoutError, like a call that was not answered in time)."""
         loop = asyncio.get_running_loop()
         # A connection left here belongs to another event loop (another thread, or a loop
         # that has ended): of no use on this one, and not this loop's to close.
@@ -265,7 +267,8 @@ class ScriptChannel:
             opening = self._opening = loop.create_task(self._open(loop))
         # Shielded: a caller that goes away must not cancel the connection others wait for.
         try:
-            conn = await asyncio.shield(opening)
+            async with asyncio.timeout_at(deadline):
+                conn = await asyncio.shield(opening)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if opening.cancelled() and task is not None and not task.cancelling():
