@@ -15,10 +15,12 @@ runs on a lean channel of its own (:class:`~.redis_channel.ScriptChannel`: one d
 connection, calls pipelined, replies parsed by hiredis), about a third of redis-py's CPU per
 read: to the one server, to the Sentinel master, or on a Cluster to the primary of the
 record's slot (one channel per primary, routed by redis-py's slot map). Whenever a channel
-cannot run a read, redis-py's client runs it. ``pop`` is
-GETDEL, ``add`` SET NX, and :meth:`lock` SET NX PX with a compare-and-delete release, so a token
-refresh happens once across every instance. Writes that span slots (a record and its tag sets)
-are one MULTI on a single server or Sentinel master, and a pipeline per node on a Cluster.
+cannot run a read, redis-py's client runs it.
+
+``pop`` is GETDEL, ``add`` SET NX, and :meth:`lock` SET NX PX with a compare-and-delete
+release, so a token refresh happens once across every instance. Writes that span slots (a
+record and its tag sets) are one MULTI on a single server or Sentinel master, and a pipeline
+per node on a Cluster.
 
 Failures: every Redis or socket error leaves this module as StoreUnavailable (503). A restart of
 Redis (or a Sentinel failover) leaves every pooled connection stale; redis-py's own retry
