@@ -2,8 +2,9 @@
 and docs/bench.png.
 
 Options: ``--seconds`` per wrk run (10), ``--warmup`` (3), ``--sign-ins`` (50), ``--rounds`` of
-the memory test (5), ``--sessions`` sizes for the store test (1000,1000000), ``--skip-stores``,
-``--skip-http``, ``--skip-proxy`` (the API proxy vs direct vs nginx, bench/proxy.py).
+the memory test (5), ``--sessions`` sizes for the store test (1000,1000000), ``--record-bytes``
+of its records (the HTTP part's measured size, else 1,500), ``--skip-stores``, ``--skip-http``,
+``--skip-proxy`` (the API proxy vs direct vs nginx, bench/proxy.py).
 """
 
 from __future__ import annotations
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sign-ins", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sessions", default="1000,1000000")
+    parser.add_argument("--record-bytes", type=int, default=None,
+                        help="sealed record size for the store test (default: the size the "
+                             "HTTP part measured, else 1,500)")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
     parser.add_argument("--only-tax", action="store_true", help="only the auth-tax rows")
@@ -202,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             from .stores import run_stores
 
             sizes = [int(s) for s in args.sessions.split(",") if s]
-            value_size = results.get("http", {}).get("record_bytes")
+            value_size = args.record_bytes or results.get("http", {}).get("record_bytes")
             results["stores"] = run_stores(sizes, Path(tmp), value_size=value_size)
         if not args.skip_proxy:
             from .proxy import run_proxy, summary

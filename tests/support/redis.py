@@ -21,9 +21,17 @@ def redis_required() -> bool:
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    """``options``: more redis-server options (``--requirepass``...). With ``tls`` the
+    server listens for TLS only (the options must name its certificate and key files)."""
+
+    def __init__(self, *options: str, tls: bool = False) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.options = (
+            ["--port", "0", "--tls-port", str(self.port), *options]
+            if tls
+            else ["--port", str(self.port), *options]
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -32,17 +40,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             *self.options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -175,8 +175,22 @@ class SentinelSet:
         wait_for(lambda: "role:master" in cli(self.replica.port, "info", "replication"),
                  "the replica to become master")
 
+    def _settled(self) -> bool:
+        """Every sentinel has seen the new master (the old replica) up as master for longer
+        than it takes to call one down. Right after a failover a sentinel may still do so
+        (its link to the new master is new), and fail over again, to the old master if it
+        is back by then."""
+        for sentinel in self.sentinels:
+            lines = cli(sentinel.port, "sentinel", "master", MASTER_NAME).splitlines()
+            state = dict(zip(lines[::2], lines[1::2], strict=False))
+            if (state.get("port") != str(self.replica.port) or state.get("flags") != "master"
+                    or int(state.get("role-reported-time", "0")) < 2 * DOWN_AFTER_MS):
+                return False
+        return True
+
     def rejoin(self) -> None:
         """Bring the killed master back; the sentinels make it the new master's replica."""
+        wait_for(self._settled, "the sentinels to settle on the new master", timeout=30)
         self.master, self.replica = self.replica, self.master
         self.replica.start()
         # The sentinels would make it a replica too, in their own time; say it at once.

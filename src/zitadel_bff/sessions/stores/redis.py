@@ -10,17 +10,26 @@ Layout (hash tags, so that what must live together lives in one cluster slot)::
     zbff:tag:{TAG}        the records carrying TAG (a set; in the slot of TAG)
 
 The hot path is one round trip: :meth:`get_and_touch` is a script that reads the value and its
-absolute expiry (PEXPIRETIME, Redis >= 7.0) and moves the expiry when it is due. ``pop`` is
-GETDEL, ``add`` SET NX, and :meth:`lock` SET NX PX with a compare-and-delete release, so a token
-refresh happens once across every instance. Writes that span slots (a record and its tag sets)
-are one MULTI on a single server or Sentinel master, and a pipeline per node on a Cluster.
+absolute expiry (PEXPIRETIME, Redis >= 7.0) and moves the expiry when it is due. That script
+runs on a lean channel of its own (:class:`~.redis_channel.ScriptChannel`: one dedicated
+connection, calls pipelined, replies parsed by hiredis), about a third of redis-py's CPU per
+read: to the one server, to the Sentinel master, or on a Cluster to the primary of the
+record's slot (one channel per primary, routed by redis-py's slot map). Whenever a channel
+cannot run a read, redis-py's client runs it.
+
+``pop`` is GETDEL, ``add`` SET NX, and :meth:`lock` SET NX PX with a compare-and-delete
+release, so a token refresh happens once across every instance. Writes that span slots (a
+record and its tag sets) are one MULTI on a single server or Sentinel master, and a pipeline
+per node on a Cluster.
 
 Failures: every Redis or socket error leaves this module as StoreUnavailable (503). A restart of
 Redis (or a Sentinel failover) leaves every pooled connection stale; redis-py's own retry
 (exponential backoff, on ConnectionError and TimeoutError) reconnects, asking the sentinels for
 the current master, instead of failing the first commands after it. A retried command may have
 run once already (a reply lost to a timeout): for GETDEL and SET NX that errs on the safe side
-(the value counts as used, the key as seen), never a second use.
+(the value counts as used, the key as seen), never a second use. A read whose channel
+connection is lost under it is run again by redis-py's client (a read, and an expiry moved to
+an absolute time, may run twice); a frozen Redis fails it when the bound passes.
 """
 
 from __future__ import annotations
@@ -31,23 +40,31 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
 
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
+from redis.credentials import UsernamePasswordCredentialProvider
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ...config import split_hosts
 from ...errors import StoreUnavailable
 from .base import Entry, Store
+from .redis_channel import ChannelUnavailable, ScriptChannel
 
 __all__ = ["RedisStore"]
 
@@ -88,6 +105,8 @@ HEALTH_CHECK_INTERVAL = 30
 #: reconnect inside a command retries too), so the retry count alone does not bound the wait
 #: for a Redis that is frozen or behind a black hole; this does.
 OPERATION_TIMEOUT = 4.0
+#: The most opening the hot-path channel may take: a sentinel query, a connection, its AUTH.
+CHANNEL_CONNECT_TIMEOUT = 2 * CONNECT_TIMEOUT
 #: A step no expiry ever moves by (seconds): 100 years.
 MAX_STEP = 100 * 365 * 86400.0
 GLOB_SPECIALS = str.maketrans({c: "\\" + c for c in "*?[]\\"})
@@ -147,8 +166,94 @@ def _cluster_client(url: str, options: dict[str, Any]) -> RedisCluster:
     )
 
 
+def _channel(probe: Any, address: Callable[[], Awaitable[tuple[str, int]]] | None = None, *,
+             require_master: bool = False) -> ScriptChannel | None:
+    """A lean channel for the hot-path script that connects as ``probe`` would: a redis-py
+    connection, never connected, built from the URL and options by redis-py (address, TLS,
+    credentials, database, client name). None for one the channel cannot follow (a Unix
+    socket). ``address``: where to connect instead of the probe's host and port."""
+    if not isinstance(probe, Connection):
+        return None
+    fixed = (str(probe.host), int(probe.port))
+
+    async def probe_address() -> tuple[str, int]:
+        return fixed
+
+    provider = probe.credential_provider
+    if provider is None and (probe.username or probe.password):
+        provider = UsernamePasswordCredentialProvider(probe.username, probe.password)
+
+    async def credentials() -> tuple[str, ...]:
+        return tuple(await provider.get_credentials_async()) if provider is not None else ()
+
+    return ScriptChannel(
+        GET_AND_TOUCH_SCRIPT,
+        address=address or probe_address,
+        credentials=credentials,
+        db=int(probe.db or 0),
+        ssl_context=probe.ssl_context.get if isinstance(probe, SSLConnection) else None,
+        client_name=probe.client_name,
+        require_master=require_master,
+        connect_timeout=CHANNEL_CONNECT_TIMEOUT,
+    )
+
+
+def _hot_channel(client: Any, *, sentinel: bool = False) -> ScriptChannel | None:
+    """The channel of a one-server or Sentinel client. On Sentinel the master is asked of
+    the sentinels through redis-py's pool at every (re)connection, and must say it is one."""
+    pool = client.connection_pool
+    if not sentinel:
+        return _channel(pool.make_connection())
+
+    async def master() -> tuple[str, int]:
+        try:
+            host, port = await pool.get_master_address()
+        except RedisError as exc:
+            raise ChannelUnavailable(f"no master from the sentinels: {exc}") from exc
+        return str(host), int(port)
+
+    return _channel(pool.make_connection(), master, require_master=True)
+
+
+class ClusterChannels:
+    """One channel per Cluster primary, chosen by the slot map of redis-py's cluster client.
+
+    A record and its tag set share a hash tag, so one node runs the whole script. When the
+    map is stale (a slot moved, a primary failed over) that node answers MOVED or ASK, or
+    the connection is lost: the read goes to redis-py's client, which follows the redirect
+    and refreshes the map that the next read is routed by.
+    """
+
+    def __init__(self, client: RedisCluster) -> None:
+        self._client = client
+        self._channels: dict[str, ScriptChannel | None] = {}
+
+    def for_key(self, key: str) -> ScriptChannel | None:
+        try:
+            node = self._client.get_node_from_key(key)
+        except RedisClusterException:  # no slot map before redis-py's first command
+            return None
+        if node is None:
+            return None
+        if node.name not in self._channels:
+            probe = node.connection_class(**node.connection_kwargs)  # never connected
+            self._channels[node.name] = _channel(probe)
+        return self._channels[node.name]
+
+    @property
+    def channels(self) -> list[ScriptChannel]:
+        return [c for c in self._channels.values() if c is not None]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
+
 class RedisStore(Store):
-    """``cluster``: the client is a RedisCluster (writes across slots are not one MULTI)."""
+    """``cluster``: the client is a RedisCluster (writes across slots are not one MULTI).
+    ``channel``: the lean connection the hot-path script runs on when it can (redis-py's
+    client runs it otherwise), or ``cluster_channels`` on a Cluster; :meth:`from_url` makes
+    them."""
 
     def __init__(
         self,
@@ -158,8 +263,12 @@ class RedisStore(Store):
         timeout: float = OPERATION_TIMEOUT,
         cluster: bool = False,
         also_close: Sequence[Any] = (),
+        channel: ScriptChannel | None = None,
+        cluster_channels: ClusterChannels | None = None,
     ) -> None:
         self._redis = client
+        self.channel = channel
+        self.cluster_channels = cluster_channels
         self._prefix = prefix
         self._timeout = timeout
         self._cluster = cluster
@@ -171,15 +280,21 @@ class RedisStore(Store):
         ).hexdigest()
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> RedisStore:
-        """A store on a new client for ``url``; ``kwargs`` override the options above."""
+    def from_url(cls, url: str, *, timeout: float = OPERATION_TIMEOUT, **kwargs: Any
+                 ) -> RedisStore:
+        """A store on a new client for ``url``; ``kwargs`` override the options above, and
+        ``timeout`` bounds each operation."""
         options = {**_client_options(), **kwargs}
         if url.startswith("redis+sentinel://"):
             client, sentinels = _sentinel_client(url, options)
-            return cls(client, also_close=sentinels)
+            return cls(client, timeout=timeout, also_close=sentinels,
+                       channel=_hot_channel(client, sentinel=True))
         if url.startswith("redis+cluster://"):
-            return cls(_cluster_client(url, options), cluster=True)
-        return cls(aioredis.Redis.from_url(url, **options))
+            client = _cluster_client(url, options)
+            return cls(client, timeout=timeout, cluster=True,
+                       cluster_channels=ClusterChannels(client))
+        client = aioredis.Redis.from_url(url, **options)
+        return cls(client, timeout=timeout, channel=_hot_channel(client))
 
     # Keys ----------------------------------------------------------------------------------
 
@@ -195,6 +310,8 @@ class RedisStore(Store):
     def _unavailable(self, exc: Exception) -> StoreUnavailable:
         if isinstance(exc, TimeoutError):  # asyncio.timeout's, and socket timeouts
             return StoreUnavailable(f"Redis did not answer within {self._timeout:g} s")
+        if isinstance(exc, AuthenticationError):  # the server's words carry no secret
+            return StoreUnavailable(f"Redis refused the credentials: {exc}")
         return StoreUnavailable(f"Redis store error: {exc.__class__.__name__}")
 
     @asynccontextmanager
@@ -225,17 +342,21 @@ class RedisStore(Store):
 
     async def _read(self, key: str, want_ms: int, step_ms: int) -> Entry | None:
         # The hot path: the guard written out (no context-manager generator per request).
-        record, tags_of = self._record(key), self._tags_of(key)
+        keys, args = (self._record(key), self._tags_of(key)), (want_ms, step_ms)
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        channel = self.channel
+        if channel is None and self.cluster_channels is not None:
+            channel = self.cluster_channels.for_key(keys[0])
         try:
-            async with asyncio.timeout(self._timeout):
+            if channel is None:
+                reply = await self._run_on_client(keys, args, deadline)
+            else:
                 try:
-                    reply = await self._redis.evalsha(
-                        self._get_and_touch_sha, 2, record, tags_of, want_ms, step_ms
-                    )
-                except NoScriptError:  # a new, restarted or failed-over server: load it
-                    reply = await self._script(GET_AND_TOUCH_SCRIPT)(
-                        keys=[record, tags_of], args=[want_ms, step_ms]
-                    )
+                    reply = await channel.run(keys, args, deadline)
+                except ChannelUnavailable:
+                    # Not connected, or the connection was lost under this call: redis-py's
+                    # client runs it (retrying, reconnecting) in what is left of the bound.
+                    reply = await self._run_on_client(keys, args, deadline)
         except (TimeoutError, RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         if reply is None:
@@ -246,6 +367,14 @@ class RedisStore(Store):
         if len(reply) > 2 and reply[2]:
             await self._touch_tags(reply[2], at_ms)
         return Entry(bytes(value), at_ms / 1000)
+
+    async def _run_on_client(self, keys: tuple[str, str], args: tuple[int, int],
+                             deadline: float) -> Any:
+        async with asyncio.timeout_at(deadline):
+            try:
+                return await self._redis.evalsha(self._get_and_touch_sha, 2, *keys, *args)
+            except NoScriptError:  # a new, restarted or failed-over server: load it
+                return await self._script(GET_AND_TOUCH_SCRIPT)(keys=keys, args=args)
 
     async def get(self, key: str) -> Entry | None:
         return await self._read(key, 0, 0)
@@ -345,6 +474,10 @@ class RedisStore(Store):
 
     async def close(self) -> None:
         """Close the clients; a failure to disconnect politely is logged, not raised."""
+        if self.channel is not None:
+            await self.channel.close()
+        if self.cluster_channels is not None:
+            await self.cluster_channels.close()
         for client in (self._redis, *self._also_close):
             try:
                 await client.aclose()
