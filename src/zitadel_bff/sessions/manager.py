@@ -202,7 +202,7 @@ class SessionManager:
         cached = self._decoded.get(key)
         if cached is not None:
             data = cached[1]
-            expiry = min(now + self.idle_timeout, data.created_at + self.max_lifetime)
+            expiry = self._expiry(data.created_at, now)
             if now < data.expires_at and expiry > now:
                 # The hot path, kept flat: a session alive when this process last read it,
                 # whose creation time (so the expiry to move it to) is known. The store reads
@@ -234,7 +234,7 @@ class SessionManager:
             return None
         data = cached[1]
         now = self.clock()
-        expiry = min(now + self.idle_timeout, data.created_at + self.max_lifetime)
+        expiry = self._expiry(data.created_at, now)
         if expiry <= now or now >= data.expires_at:
             return None
         assert key is not None

@@ -55,23 +55,13 @@ class AuthContext:
         "set_cookie",
     )
 
-    def __init__(
-        self,
-        env: AuthEnvironment,
-        headers: list[tuple[bytes, bytes]] | None = None,
-        *,
-        cookies: dict[str, str] | None = None,
-        authorization: str | None = None,
-    ) -> None:
-        """``headers``: the request's (read on first use); or ``cookies`` and
-        ``authorization`` as already read."""
+    def __init__(self, env: AuthEnvironment, headers: list[tuple[bytes, bytes]]) -> None:
+        """``headers``: the request's, read on first use."""
         self.env = env
         self.set_cookie: list[bytes] = []
         self._session: SessionData | None = None
         self._loaded = False
-        self._headers = headers
-        if headers is None:
-            self._take(cookies or {}, authorization)
+        self._headers: list[tuple[bytes, bytes]] | None = headers
 
     def _take(self, cookies: dict[str, str], authorization: str | None) -> None:
         self._headers = None

@@ -8,18 +8,10 @@ user ever reaches the browser.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
-__all__ = [
-    "COOKIE_KINDS",
-    "CookiePolicy",
-    "CookieReader",
-    "cookie_pattern",
-    "parse_cookie_header",
-    "read_cookies",
-]
+__all__ = ["COOKIE_KINDS", "CookiePolicy", "CookieReader", "parse_cookie_header"]
 
 #: session: the session id; browser: binds CSRF tokens and login transactions to this browser
 #: before sign-in; logout: the state of a sign-out in progress at the provider.
@@ -63,40 +55,31 @@ def parse_cookie_header(header: str, names: dict[str, str]) -> dict[str, str]:
     skipped, never a reason to lose ours. ``names`` maps a cookie name to the kind we store it as;
     the first well-formed value of a name wins, as in browsers' most-specific-path-first order.
     """
-    return read_cookies(cookie_pattern(tuple(names)), names, header)
-
-
-@functools.lru_cache(maxsize=16)
-def cookie_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    """One regular expression finding the pairs of ``names`` with a well-formed value (what
-    :func:`parse_cookie_header` would keep), so a request with many cookies costs one scan."""
-    alternatives = "|".join(re.escape(name) for name in names)
-    return re.compile(
-        rf"(?:^|;)\s*({alternatives})\s*=\s*([A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}})\s*(?=;|\Z)"
-    )
+    return CookieReader(names).read_header(header, {})
 
 
 class CookieReader:
-    """Our cookies from a request's ``Cookie`` headers (:func:`parse_cookie_header`'s reading;
-    with several headers, as HTTP/2 may send, the first well-formed value of a name wins)."""
+    """:func:`parse_cookie_header`'s reading for one set of cookie names, compiled once: one
+    regular expression finds the pairs of ``names`` with a well-formed value, so a request with
+    many cookies costs one scan. With several headers (HTTP/2 may split them) the first
+    well-formed value of a name wins."""
 
     __slots__ = ("names", "pattern")
 
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
-        self.pattern = cookie_pattern(tuple(names))
+        alternatives = "|".join(re.escape(name) for name in names)
+        self.pattern = re.compile(
+            rf"(?:^|;)\s*({alternatives})\s*=\s*([A-Za-z0-9_-]{{1,{MAX_COOKIE_VALUE}}})\s*(?=;|\Z)"
+        )
 
     def read(self, headers: list[bytes]) -> dict[str, str]:
         found: dict[str, str] = {}
         for header in headers:
-            for match in self.pattern.finditer(header.decode("latin-1")):
-                found.setdefault(self.names[match[1]], match[2])
+            self.read_header(header.decode("latin-1"), found)
         return found
 
-
-def read_cookies(pattern: re.Pattern[str], names: dict[str, str], header: str) -> dict[str, str]:
-    """:func:`parse_cookie_header` with the pattern of ``names`` at hand (the middleware's)."""
-    found: dict[str, str] = {}
-    for match in pattern.finditer(header):
-        found.setdefault(names[match[1]], match[2])
-    return found
+    def read_header(self, header: str, found: dict[str, str]) -> dict[str, str]:
+        for match in self.pattern.finditer(header):
+            found.setdefault(self.names[match[1]], match[2])
+        return found
