@@ -93,6 +93,19 @@ async def check_request(
     return receive
 
 
+def _signed_in_at_once(scope: Scope) -> bool:
+    """What :func:`check_request` concludes for a safe method on a route that needs a user,
+    when that is known without I/O (the hot path): a browser (no Authorization header) whose
+    session the store vouches for at once. False means: let check_request decide."""
+    context = context_of(scope)
+    if context.authorization is not None or not context.resolved_now():
+        return False
+    if context.current is None:
+        return False
+    scope[SIGNED_IN_CHECKED] = True
+    return True
+
+
 async def bearer_user(scope: Scope, token: str) -> UserProfile:
     """The user of a bearer token, validated once per request (see auth/bearer.py)."""
     user: UserProfile | None = scope.get(BEARER_USER)
@@ -221,19 +234,8 @@ class RouteGate:
             if method not in methods:
                 await original(scope, receive, send)  # its 405, before any check
                 return
-            if method not in SAFE_METHODS:
+            if method not in SAFE_METHODS or (not public and not _signed_in_at_once(scope)):
                 receive = await check_request(scope, receive, public=public, csrf_exempt=exempt)
-            elif not public:
-                context = context_of(scope)
-                if (
-                    context.authorization is not None
-                    or not context.resolved_now()
-                    or context.current is None
-                ):
-                    # An API client's token, a session to read from the store, or none.
-                    receive = await check_request(scope, receive, public=False, csrf_exempt=exempt)
-                else:
-                    scope[SIGNED_IN_CHECKED] = True  # the hot path: known at once, no I/O
             await original(scope, receive, send)
 
         route.handle = handle  # type: ignore[method-assign]
