@@ -131,7 +131,7 @@ class ZitadelAuth:
         """
         from .gate import RouteGate
         from .handlers import install_error_pages, install_exception_handlers
-        from .proxy import install_proxy
+        from .proxy import api_routes, install_proxy
         from .routes import MODULE_PATHS, MODULE_PREFIX, build_module_app
 
         app.state.zitadel_auth = self
@@ -157,6 +157,7 @@ class ZitadelAuth:
             module_prefix=MODULE_PREFIX,
             module_paths=MODULE_PATHS,
             before_app=gate,
+            api=api_routes(self),
         )
         # The host's own routes raise the module's errors (guard, CurrentUser, require_roles).
         install_exception_handlers(app)

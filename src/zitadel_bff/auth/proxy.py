@@ -1,9 +1,10 @@
 """In front of APIs and apps: the API proxy (API_ROUTES) and the gateway (UPSTREAM_URL).
 
-Both are pure ASGI, installed by :meth:`ZitadelAuth.install`: the API routes as one route at the
-front of the app's router (a cheap prefix test per request), the gateway as the router's
-default, so it gets every path no route of the app (``/auth/*``, health, the host's own routes)
-serves. Each decides who may pass; :class:`~zitadel_bff.web.ReverseProxy` forwards.
+Both are pure ASGI, installed by :meth:`ZitadelAuth.install`: the API routes are answered by
+the module's middleware before any router (a cheap prefix test per request), the gateway as
+the router's default, so it gets every path no route of the app (``/auth/*``, health, the
+host's own routes) serves. Each decides who may pass; :class:`~zitadel_bff.web.ReverseProxy`
+forwards.
 
 - API routes: a signed-in session (else 401 JSON), its access token as ``Authorization: Bearer``
   (refreshed first when due, single flight), and for unsafe methods the CSRF token in
@@ -22,10 +23,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Message, Receive, Scope, Send
 
 from ..config import Settings, parse_api_routes
@@ -35,6 +34,7 @@ from ..sessions import SessionData
 from ..web import (
     CSRF_HEADER,
     SAFE_METHODS,
+    UPSTREAM_ROUTE,
     ProxyRequest,
     Upstream,
     check_origin,
@@ -49,11 +49,17 @@ from .rendering import error_response, wants_json
 if TYPE_CHECKING:
     from .module import ZitadelAuth
 
-__all__ = ["ApiRoutes", "Gateway", "ProxyConfig", "identity_headers", "install_proxy"]
+__all__ = [
+    "ApiRoutes",
+    "Gateway",
+    "ProxyConfig",
+    "api_routes",
+    "identity_headers",
+    "install_proxy",
+]
 
 logger = logging.getLogger(__name__)
 
-UPSTREAM_KEY = "zitadel_bff.upstream_route"
 CONTROL_CHARS = dict.fromkeys(range(0x20), " ") | {0x7F: " "}
 
 
@@ -119,6 +125,15 @@ def identity_headers(session: SessionData) -> list[tuple[str, str]]:
     return [(name, _header_value(value)) for name, value in pairs if value]
 
 
+def _token(token: str) -> bytes:
+    # Tokens come from the provider, but a header must never be split by one.
+    return token.translate(CONTROL_CHARS).encode("utf-8")
+
+
+def _bearer(token: str) -> bytes:
+    return b"Bearer " + _token(token)
+
+
 async def _signed_in(scope: Scope) -> SessionData:
     session = await context_of(scope).session()
     if session is None:
@@ -154,26 +169,22 @@ def _log(scope: Scope, exc: BFFError) -> None:
     logger.log(level, "%s %s -> %s: %s", scope["method"], scope["path"], exc.code, exc)
 
 
-class ApiRoutes(BaseRoute):
-    """Every API route as one router entry; the longest matching prefix wins."""
+class ApiRoutes:
+    """Every API route, answered by :class:`~zitadel_bff.web.AuthMiddleware` before any router
+    (as the module's own routes are); the longest matching prefix wins."""
 
     def __init__(self, auth: ZitadelAuth, upstreams: list[Upstream]) -> None:
         self.auth = auth
         self.upstreams = sorted(upstreams, key=lambda u: len(u.prefix), reverse=True)
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            path = scope["path"]
-            for upstream in self.upstreams:
-                if upstream.matches(path):
-                    return Match.FULL, {UPSTREAM_KEY: upstream}
-        return Match.NONE, {}
+    def find(self, path: str) -> Upstream | None:
+        for upstream in self.upstreams:
+            if upstream.matches(path):
+                return upstream
+        return None
 
-    def url_path_for(self, name: str, /, **path_params: object) -> URLPath:
-        raise NoMatchFound(name, {})
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        upstream: Upstream = scope[UPSTREAM_KEY]
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        upstream: Upstream = scope[UPSTREAM_ROUTE]
         if self.auth.metrics.enabled:
             send = _counted(self.auth.metrics, upstream.prefix, send)
         try:
@@ -196,7 +207,7 @@ class ApiRoutes(BaseRoute):
             context = context_of(scope)
             check_token(context.keyring, _header(scope, CSRF_HEADER.encode()), context.session_id)
         headers = client_request_headers(scope)
-        headers.append(("authorization", f"Bearer {session.access_token}"))
+        headers.append((b"authorization", _bearer(session.access_token)))
         return ProxyRequest(url, headers)
 
 
@@ -229,11 +240,11 @@ class Gateway:
         if not self.config.is_public(scope["path"]):
             session = await _signed_in(scope)
             headers.extend(
-                (f"x-forwarded-{name.lower()}", value)
+                (f"x-forwarded-{name.lower()}".encode("ascii"), value.encode("utf-8"))
                 for name, value in identity_headers(session)
             )
             if self.config.pass_access_token:
-                headers.append(("x-forwarded-access-token", session.access_token))
+                headers.append((b"x-forwarded-access-token", _token(session.access_token)))
         return ProxyRequest(url, headers, upstream_owned=True)
 
     @staticmethod
@@ -247,10 +258,14 @@ class Gateway:
         await response(scope, receive, send)
 
 
-def install_proxy(auth: ZitadelAuth, app: FastAPI) -> None:
-    """The API routes first in the router, the gateway as its default."""
+def api_routes(auth: ZitadelAuth) -> ApiRoutes | None:
+    """The API routes, for the middleware to answer (None when there are none)."""
     config = auth.proxy_config
-    if config.api:
-        app.router.routes.insert(0, ApiRoutes(auth, list(config.api.values())))
+    return ApiRoutes(auth, list(config.api.values())) if config.api else None
+
+
+def install_proxy(auth: ZitadelAuth, app: FastAPI) -> None:
+    """The gateway as the router's default (the API routes are the middleware's)."""
+    config = auth.proxy_config
     if config.gateway is not None:
         app.router.default = Gateway(auth, config.gateway, config)

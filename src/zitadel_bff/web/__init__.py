@@ -6,7 +6,7 @@ from .context import SCOPE_KEY, AuthContext, context_of
 from .cookies import CookiePolicy, parse_cookie_header
 from .csrf import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token
 from .headers import SecurityHeaders, content_security_policy, security_headers
-from .middleware import AuthMiddleware
+from .middleware import UPSTREAM_ROUTE, ApiDispatch, AuthMiddleware
 from .proxy import (
     UPSTREAM_OWNED,
     ProxyRequest,
@@ -26,6 +26,8 @@ __all__ = [
     "SCOPE_KEY",
     "STATIC_PREFIX",
     "UPSTREAM_OWNED",
+    "UPSTREAM_ROUTE",
+    "ApiDispatch",
     "AuthContext",
     "AuthMiddleware",
     "CookiePolicy",

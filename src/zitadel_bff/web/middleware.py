@@ -1,7 +1,8 @@
 """The module's one pure ASGI middleware: everything it does to every HTTP request.
 
 - The module's assets (``/auth/static/...``) are answered at once, before any router; so are
-  the module's own routes, by the module's own app (the host's router never sees them).
+  the module's own routes, by the module's own app, and the API proxy's routes (the host's
+  router never sees them).
 - The module's cookies are read into an :class:`AuthContext` in ``scope["zitadel_bff"]``; the
   session behind them is resolved only if a handler asks (public routes pay nothing).
 - On the way out: the security headers the response did not set itself, and the cookies the
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,10 +22,23 @@ from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext, AuthEnvironment
 from .cookies import CookiePolicy, CookieReader
 from .headers import DOCUMENT_TYPES, SecurityHeaders
-from .proxy import UPSTREAM_OWNED
+from .proxy import UPSTREAM_OWNED, Upstream
 from .static import MemoryStaticFiles
 
-__all__ = ["AuthMiddleware"]
+__all__ = ["UPSTREAM_ROUTE", "ApiDispatch", "AuthMiddleware"]
+
+#: The scope key of the API route (an :class:`Upstream`) a request was found under.
+UPSTREAM_ROUTE = "zitadel_bff.upstream_route"
+
+
+class ApiDispatch(Protocol):
+    """The API proxy's routes, as the middleware asks them (``zitadel_bff.auth.proxy``)."""
+
+    def find(self, path: str) -> Upstream | None:
+        """The upstream whose prefix ``path`` is under, if any."""
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request (forwarded, or refused) for ``scope[UPSTREAM_ROUTE]``."""
 
 
 class AuthMiddleware:
@@ -44,6 +59,7 @@ class AuthMiddleware:
         module_prefix: str = "/auth/",
         module_paths: frozenset[str] = frozenset(),
         before_app: Callable[[], None] | None = None,
+        api: ApiDispatch | None = None,
     ) -> None:
         self.app = app
         self.sessions = sessions
@@ -59,6 +75,8 @@ class AuthMiddleware:
         self.module_paths = module_paths
         #: Called before each request the app (not the module) serves: e.g. gating new routes.
         self.before_app = before_app
+        #: The API routes (API_ROUTES), answered before any router as the module's own are.
+        self.api = api
         self.env = AuthEnvironment(
             policy=policy,
             sessions=sessions,
@@ -97,14 +115,26 @@ class AuthMiddleware:
                 message["headers"] = self._response_headers(message, set_cookie)
             await send(message)
 
-        if self.module is not None and (
-            path.startswith(self.module_prefix) or path in self.module_paths
-        ):
-            await self.module(scope, receive, send_with_headers)
+        own = self._own_app(path, scope)
+        if own is not None:
+            await own(scope, receive, send_with_headers)
             return
         if self.before_app is not None:
             self.before_app()
         await self.app(scope, receive, send_with_headers)
+
+    def _own_app(self, path: str, scope: Scope) -> ASGIApp | None:
+        """The module's app or the API proxy, when they serve this path (not the host's)."""
+        if self.module is not None and (
+            path.startswith(self.module_prefix) or path in self.module_paths
+        ):
+            return self.module
+        if self.api is not None:
+            upstream = self.api.find(scope["path"])
+            if upstream is not None:
+                scope[UPSTREAM_ROUTE] = upstream
+                return self.api.serve
+        return None
 
     def _public_origin_location(self, scope: Scope) -> str | None:
         """In development the app may be reached as ``localhost`` while its public URL says

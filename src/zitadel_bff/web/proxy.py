@@ -31,11 +31,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import aiohttp
 from starlette.types import Message, Receive, Scope, Send
-from yarl import URL
 
 from ..errors import BadRequest, UpstreamTimeout, UpstreamUnavailable
+from .http1 import ConnectionPool, Response, UpstreamError
 
 __all__ = [
     "HOP_BY_HOP",
@@ -82,9 +81,6 @@ UNSAFE_PATH_CHAR = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]")
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 UNSAFE_QUERY_BYTE = re.compile(rb"[^\x21-\x7e]")
 UNSAFE_DECODED = re.compile(r"[/\\\x00-\x1f\x7f]")
-#: Largest upstream response header line accepted (aiohttp's default is 8 KiB).
-MAX_HEADER_FIELD = 64 * 1024
-MAX_CONNECTIONS = 1000
 #: A key of an ``http.response.start`` message: the answer is an upstream app's own (the
 #: gateway), so :class:`~zitadel_bff.web.AuthMiddleware` adds no security headers to it.
 UPSTREAM_OWNED = "zitadel_bff.upstream"
@@ -183,40 +179,42 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     return tokens
 
 
-def client_request_headers(scope: Scope) -> list[tuple[str, str]]:
-    """The client's headers that may reach an upstream, plus X-Forwarded-For/-Proto/-Host."""
+def client_request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The client's headers that may reach an upstream, plus X-Forwarded-For/-Proto/-Host
+    (names lowercased, as ASGI servers give them)."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     listed = _connection_tokens(raw)
-    out: list[tuple[str, str]] = []
-    host = ""
-    for name, value in raw:
+    out: list[tuple[bytes, bytes]] = []
+    host = b""
+    for item in raw:
+        name = item[0]
         key = name.replace(b"_", b"-") if b"_" in name else name
         if key == b"host":
-            host = value.decode("latin-1")
+            host = item[1]
         if key in DROPPED_REQUEST_HEADERS or key.startswith(SPOOFABLE_PREFIXES) or key in listed:
             continue
-        out.append((name.decode("latin-1"), value.decode("latin-1")))
+        out.append(item)
     client = scope.get("client")
     if client:
-        out.append(("x-forwarded-for", str(client[0])))
-    out.append(("x-forwarded-proto", str(scope.get("scheme", "http"))))
+        out.append((b"x-forwarded-for", str(client[0]).encode("latin-1")))
+    out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
     if host:
-        out.append(("x-forwarded-host", host))
+        out.append((b"x-forwarded-host", host))
     return out
 
 
 def _response_headers(
-    raw: tuple[tuple[bytes, bytes], ...], drop_cookies: frozenset[bytes]
+    raw: list[tuple[bytes, bytes]], drop_cookies: frozenset[bytes]
 ) -> list[tuple[bytes, bytes]]:
-    listed = _connection_tokens(list(raw))
+    listed = _connection_tokens(raw)
     out: list[tuple[bytes, bytes]] = []
-    for name, value in raw:
-        key = name.lower()
+    for item in raw:
+        key = item[0]
         if key in DROPPED_RESPONSE_HEADERS or key in listed:
             continue
-        if key == b"set-cookie" and value.split(b"=", 1)[0].strip() in drop_cookies:
+        if key == b"set-cookie" and item[1].split(b"=", 1)[0].strip() in drop_cookies:
             continue  # an upstream may not set (or clear) the BFF's own cookies
-        out.append((key, value))
+        out.append(item)
     return out
 
 
@@ -225,7 +223,7 @@ class ProxyRequest:
     """One request to forward: the upstream URL (path and query already safe) and headers."""
 
     url: str
-    headers: list[tuple[str, str]]
+    headers: list[tuple[bytes, bytes]]
     #: The answer is the upstream app's own (the gateway): see UPSTREAM_OWNED.
     upstream_owned: bool = False
 
@@ -253,16 +251,28 @@ class _ClientGone(Exception):
     """The client went away while sending its request body."""
 
 
-def _has_body(scope: Scope) -> bool:
+def _body_framing(scope: Scope) -> tuple[bool, bool]:
+    """(the request has a body, it came chunked) from its headers."""
+    has_body = chunked = False
     for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False
+        if name == b"transfer-encoding":
+            has_body = chunked = True
+        elif name == b"content-length" and value != b"0":
+            has_body = True
+    return has_body, chunked
+
+
+def _split_url(url: str) -> tuple[str, bytes]:
+    """``http://host:port/path?query`` -> (``http://host:port``, ``/path?query``)."""
+    slash = url.find("/", url.find("://") + 3)
+    if slash < 0:
+        return url, b"/"
+    return url[:slash], url[slash:].encode("ascii")
 
 
 class ReverseProxy:
-    """Forwards requests over one pooled aiohttp session (``start()`` in the app's lifespan,
-    ``close()`` at shutdown).
+    """Forwards requests over pooled keep-alive connections (:mod:`zitadel_bff.web.http1`);
+    ``close()`` at shutdown.
 
     ``timeout``: seconds without progress before giving up (see the module docstring).
     ``protected_cookies``: cookie names an upstream's ``Set-Cookie`` may not touch.
@@ -271,35 +281,21 @@ class ReverseProxy:
     def __init__(self, *, timeout: float, protected_cookies: frozenset[bytes] = frozenset()):
         self.timeout = timeout
         self.protected_cookies = protected_cookies
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: ConnectionPool | None = None
 
     async def start(self) -> None:
-        if self._session is not None:
-            return
-        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # Never share cookies between users: no cookie jar at all.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # Bytes pass through as the upstream sent them (Content-Encoding included), and
-            # no header the client did not send is invented.
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout),
-            max_field_size=MAX_HEADER_FIELD,
-            trust_env=False,
-        )
+        """Kept for the app's lifespan: the connection pool is made on first use."""
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("the proxy has not started (is the app's lifespan wired?)")
-        return self._session
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
+            self._pool = ConnectionPool()
+        return self._pool
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, req: ProxyRequest) -> None:
         """Forward the request and stream the answer back.
@@ -316,35 +312,41 @@ class ReverseProxy:
             if not progress.started:
                 raise UpstreamTimeout(f"no answer within {self.timeout:g} s") from None
             self._abandon(scope, progress, exc)
-        except aiohttp.ClientError as exc:
+        except (UpstreamError, _ClientGone) as exc:
             if not progress.started and not progress.client_gone:
-                raise UpstreamUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                raise UpstreamUnavailable(str(exc)) from exc
             self._abandon(scope, progress, exc)
 
     async def _exchange(
         self, scope: Scope, receive: Receive, send: Send, req: ProxyRequest, progress: _Progress
     ) -> None:
-        body = self._request_body(receive, progress) if _has_body(scope) else None
+        origin, target = _split_url(req.url)
+        method = scope["method"].encode("ascii")
+        has_body, chunked = _body_framing(scope)
+        headers = req.headers
+        if chunked:  # the length, if the client also sent one, is not the chunked body's
+            headers = [item for item in headers if item[0] != b"content-length"]
+        body = self._request_body(receive, progress) if has_body else None
         progress.body_done = body is None
-        response = await self.session.request(
-            scope["method"],
-            URL(req.url, encoded=True),
-            headers=req.headers,
-            data=body,
-            allow_redirects=False,
+        response = await self.pool.request(
+            origin,
+            ConnectionPool.head_for(method, target, headers),
+            body,
+            chunked=chunked,
+            method=method,
         )
         try:
             progress.moved()
             start: Message = {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": _response_headers(response.raw_headers, self.protected_cookies),
+                "headers": _response_headers(response.headers, self.protected_cookies),
             }
             if req.upstream_owned:
                 start[UPSTREAM_OWNED] = True
             progress.started = True
             await send(start)
-            await self._stream_answer(scope, receive, send, response, progress)
+            await self._stream_answer(receive, send, response, progress)
         finally:
             response.release()
 
@@ -353,7 +355,7 @@ class ReverseProxy:
             message = await receive()
             if message["type"] == "http.disconnect":
                 progress.client_gone = True
-                raise _ClientGone
+                raise _ClientGone("the client went away during its request body")
             progress.moved()
             chunk = message.get("body", b"")
             if chunk:
@@ -363,22 +365,16 @@ class ReverseProxy:
                 return
 
     async def _stream_answer(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        response: aiohttp.ClientResponse,
-        progress: _Progress,
+        self, receive: Receive, send: Send, response: Response, progress: _Progress
     ) -> None:
-        content = response.content
         watcher: asyncio.Task[None] | None = None
         try:
             while True:
-                chunk = await content.readany()
+                chunk = await response.read()
                 if not chunk:
                     break
                 progress.moved()
-                last = content.at_eof()
+                last = response.at_eof
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     return
@@ -402,13 +398,11 @@ class ReverseProxy:
                 "upstream answer to %s %s broke off: %s",
                 scope["method"],
                 scope["path"],
-                type(exc).__name__,
+                exc,
             )
 
 
-async def _watch_disconnect(
-    receive: Receive, response: aiohttp.ClientResponse, progress: _Progress
-) -> None:
+async def _watch_disconnect(receive: Receive, response: Response, progress: _Progress) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
     progress.client_gone = True

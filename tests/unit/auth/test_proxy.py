@@ -79,17 +79,15 @@ def test_routes_declared_in_code_join_api_routes() -> None:
         auth.add_api_route("/auth", "http://other")
 
 
-def test_api_routes_match_http_only_and_build_no_urls() -> None:
-    from starlette.routing import Match, NoMatchFound
-
+def test_api_routes_find_the_longest_prefix() -> None:
     from zitadel_bff.auth.proxy import ApiRoutes
     from zitadel_bff.web import Upstream
 
     auth = ZitadelAuth(settings())
     upstreams = [Upstream.parse("/api", "http://a"), Upstream.parse("/api/b", "http://b")]
     routes = ApiRoutes(auth, upstreams)
-    match, child = routes.matches({"type": "http", "path": "/api/b/1"})
-    assert match is Match.FULL and child["zitadel_bff.upstream_route"].origin == "http://b"
-    assert routes.matches({"type": "websocket", "path": "/api/b/1"}) == (Match.NONE, {})
-    with pytest.raises(NoMatchFound):
-        routes.url_path_for("anything")
+    found = routes.find("/api/b/1")
+    assert found is not None and found.origin == "http://b"
+    found = routes.find("/api/bx")
+    assert found is not None and found.origin == "http://a"
+    assert routes.find("/apix") is None

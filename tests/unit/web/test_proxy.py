@@ -87,9 +87,9 @@ def test_client_headers_are_filtered_and_forwarded_headers_set() -> None:
         ],
     }
     assert client_request_headers(scope) == [
-        ("accept", "application/json"),
-        ("x-request-id", "abc"),
-        ("x-forwarded-for", "10.0.0.7"),
-        ("x-forwarded-proto", "https"),
-        ("x-forwarded-host", "app.example.com"),
+        (b"accept", b"application/json"),
+        (b"x-request-id", b"abc"),
+        (b"x-forwarded-for", b"10.0.0.7"),
+        (b"x-forwarded-proto", b"https"),
+        (b"x-forwarded-host", b"app.example.com"),
     ]
