@@ -229,22 +229,47 @@ class ProxyRequest:
 
 
 class _Progress:
-    """Where one forwarded request is; its deadline is pushed back whenever bytes move."""
+    """Where one forwarded request is, and its deadline: ``timeout`` seconds after bytes last
+    moved. One timer per request, re-armed only when it fires early, so marking progress
+    is a clock read (``asyncio.timeout`` would re-arm a timer each time)."""
 
-    __slots__ = ("body_done", "client_gone", "deadline", "loop", "started", "timeout")
+    __slots__ = (
+        "body_done",
+        "client_gone",
+        "expired",
+        "handle",
+        "last",
+        "loop",
+        "started",
+        "task",
+        "timeout",
+    )
 
     def __init__(self, timeout: float) -> None:
-        self.deadline: asyncio.Timeout | None = None
+        loop = self.loop = asyncio.get_running_loop()
         self.timeout = timeout
-        self.loop = asyncio.get_running_loop()
+        self.last = loop.time()
+        self.task = asyncio.current_task()
+        self.handle = loop.call_at(self.last + timeout, self._due)
+        self.expired = False
         self.body_done = False
         self.client_gone = False
         #: The answer's status and headers went to the client: no error answer is possible.
         self.started = False
 
     def moved(self) -> None:
-        if self.deadline is not None:
-            self.deadline.reschedule(self.loop.time() + self.timeout)
+        self.last = self.loop.time()
+
+    def _due(self) -> None:
+        deadline = self.last + self.timeout
+        if self.loop.time() < deadline:
+            self.handle = self.loop.call_at(deadline, self._due)
+        elif self.task is not None:
+            self.expired = True
+            self.task.cancel()
+
+    def stop(self) -> None:
+        self.handle.cancel()
 
 
 class _ClientGone(Exception):
@@ -305,17 +330,20 @@ class ReverseProxy:
         """
         progress = _Progress(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout) as deadline:
-                progress.deadline = deadline
-                await self._exchange(scope, receive, send, req, progress)
-        except TimeoutError as exc:
+            await self._exchange(scope, receive, send, req, progress)
+        except asyncio.CancelledError:
+            task = progress.task
+            if not progress.expired or task is None or task.uncancel() > 0:
+                raise  # cancelled by someone else (the server shutting down)
             if not progress.started:
                 raise UpstreamTimeout(f"no answer within {self.timeout:g} s") from None
-            self._abandon(scope, progress, exc)
+            self._abandon(scope, progress, TimeoutError(f"nothing for {self.timeout:g} s"))
         except (UpstreamError, _ClientGone) as exc:
             if not progress.started and not progress.client_gone:
                 raise UpstreamUnavailable(str(exc)) from exc
             self._abandon(scope, progress, exc)
+        finally:
+            progress.stop()
 
     async def _exchange(
         self, scope: Scope, receive: Receive, send: Send, req: ProxyRequest, progress: _Progress
