@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +15,7 @@ from tests.support.faults import Unreachable, provider_transport
 from tests.support.server import AppFactory, ThreadedServer
 
 ADMIN_SUB = "301234567890123456"
+SIGNIN_LOGGER = "zitadel_bff.auth.routes.signin"
 
 
 def start_login(client: httpx.Client, app: ThreadedServer, return_to: str | None = None) -> str:
@@ -353,9 +355,13 @@ class BadGatewayAtToken(httpx.AsyncBaseTransport):
 
 
 def test_token_endpoint_server_error_is_a_clear_error(
-    app: ThreadedServer, client: httpx.Client, op: OPProcess
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = callback_url(client, app)
+    caplog.set_level(logging.WARNING, logger=SIGNIN_LOGGER)
     with provider_transport(app, BadGatewayAtToken):
         resp = client.get(url)
     assert resp.headers["location"] == "/auth/error?error=provider_unavailable"
+    assert [r.getMessage() for r in caplog.records if r.name == SIGNIN_LOGGER] == [
+        f"sign-in failed: provider_unavailable (POST {op.issuer}/oauth/v2/token answered 502)"
+    ]

@@ -50,6 +50,13 @@ def silent() -> Iterator[str]:
 def _handler(status: int, body: bytes, content_type: str) -> type[BaseHTTPRequestHandler]:
     class Fixed(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            self._answer()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self._answer()
+
+        def _answer(self) -> None:
             self.send_response(status)
             self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(body)))
@@ -78,7 +85,8 @@ def _serving(server: ThreadingHTTPServer, scheme: str) -> Iterator[str]:
 def answering(
     status: int, body: str = "", content_type: str = "text/html; charset=utf-8"
 ) -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a server answering every GET with ``status`` and ``body``."""
+    """``http://127.0.0.1:<port>`` of a server answering every GET and POST with ``status`` and
+    ``body``."""
     server = ThreadingHTTPServer((LOOPBACK, 0), _handler(status, body.encode(), content_type))
     with _serving(server, "http") as url:
         yield url

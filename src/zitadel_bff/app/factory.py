@@ -50,7 +50,7 @@ def create_app(
     if not settings.upstream_url:
         # The pages first: FastAPI tries routes in order, so the hot ones should not wait behind
         # the module's routes.
-        add_pages(app)
+        add_pages(app, auth)
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, error_pages=True)  # deny by default: the pages opt out with @public
     return app

@@ -15,6 +15,7 @@ from .. import (
     CurrentSession,
     OptionalUser,
     UserProfile,
+    ZitadelAuth,
     public,
     render,
     require_recent_login,
@@ -32,7 +33,8 @@ __all__ = [
 
 #: The demo pages' templates; they extend the module's base.html.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-FAVICON = "/auth/static/favicon.svg"
+#: The module's icon, which the pages link to at its versioned URL.
+FAVICON = "favicon.svg"
 #: The demo pages' own assets (the SPA's script), served at STATIC_PREFIX.
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static"
@@ -45,9 +47,12 @@ async def landing(request: Request, user: OptionalUser) -> Response:
 
 
 @public
-async def favicon() -> Response:
-    """Browsers ask for /favicon.ico whatever the page says; send them to the SVG icon."""
-    return RedirectResponse(FAVICON, status_code=301)
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the SVG icon at the
+    versioned URL the pages link to, which may be cached for good. The redirect itself is not
+    cached (a 302, and no-store like every dynamic response), so a new icon is found at once."""
+    url: str = request.app.state.favicon_url
+    return RedirectResponse(url, status_code=302)
 
 
 async def profile(request: Request, session: CurrentSession) -> Response:
@@ -87,9 +92,10 @@ async def spa(request: Request) -> Response:
     return await render(request, "spa.html", api_prefix=DEMO_API_PREFIX, app_static=app_static)
 
 
-def add_pages(app: FastAPI) -> None:
+def add_pages(app: FastAPI, auth: ZitadelAuth) -> None:
     """The pages as routes of ``app`` itself: FastAPI finds an app's own routes faster than
     those of an included router (one match each instead of a walk through the inclusion)."""
+    app.state.favicon_url = auth.static.url(FAVICON)
     app.add_api_route("/", landing, methods=["GET"])
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route("/profile", profile, methods=["GET"])

@@ -36,7 +36,7 @@ from ..errors import (
 from ..keyfile import ClientKey
 from ..observability.metrics import NO_METRICS, NullMetrics
 from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
-from .failures import describe_failure
+from .failures import describe_call
 from .keys import JWKSCache
 from .models import AuthRequest, ProviderMetadata, TokenSet, new_auth_request, token_set
 from .tokens import TokenValidator
@@ -145,9 +145,9 @@ class OIDCClient:
                 doc = await self._get_json(
                     self.issuer.rstrip("/") + DISCOVERY_PATH, endpoint="discovery"
                 )
-            except ProviderError:
+            except ProviderError as exc:
                 if self._metadata is not None:
-                    logger.warning("discovery reload failed; keeping the cached document")
+                    logger.warning("discovery reload failed (%s); keeping the cached document", exc)
                     return self._metadata
                 raise
             self._metadata = ProviderMetadata.from_document(doc, self.issuer)
@@ -180,7 +180,7 @@ class OIDCClient:
             error: type[ProviderError] = ProviderUnavailable
             if isinstance(exc, httpx.HTTPStatusError) and not exc.response.is_server_error:
                 error = ProviderMisconfigured
-            raise error(f"GET {url} {describe_failure(exc, url, timeout=self.timeout)}") from exc
+            raise error(self._described("GET", url, exc)) from exc
         try:
             data = resp.json()
         except ValueError as exc:
@@ -189,6 +189,11 @@ class OIDCClient:
         if not isinstance(data, dict):
             raise ProviderMisconfigured(f"GET {url} did not return a JSON object")
         return data
+
+    def _described(self, method: str, url: str, outcome: httpx.HTTPError | httpx.Response) -> str:
+        """What became of ``method url``, in words a person can act on (the DNS name, the
+        address that refused, the TLS reason, the timeout, the status); never the body."""
+        return describe_call(method, url, outcome, timeout=self.timeout)
 
     async def signing_keys(self) -> int:
         """How many signing keys the provider publishes (loading them if needed)."""
@@ -221,6 +226,7 @@ class OIDCClient:
         """Exchange the code, then validate the ID token against this request's nonce."""
         meta = await self.metadata()
         token = await self._token_call(
+            meta.token_endpoint,
             self._http.fetch_token(
                 meta.token_endpoint,
                 grant_type="authorization_code",
@@ -237,7 +243,11 @@ class OIDCClient:
         )
         return token_set(token, claims, fallback_refresh=None)
 
-    async def _token_call(self, call: Any) -> dict[str, Any]:
+    async def _token_call(self, url: str, call: Any) -> dict[str, Any]:
+        """Await Authlib's call to the token endpoint at ``url``. Authlib raises OAuthError for
+        an OAuth error answer and lets httpx's errors through: HTTPStatusError for a 5xx or
+        another error status without a JSON body, the transport's error when there is no
+        answer."""
         # Authlib's client keeps the last token on itself; we take the returned value at once
         # (no await in between), so concurrent users never see each other's tokens.
         try:
@@ -245,12 +255,8 @@ class OIDCClient:
                 token = await call
         except OAuthError as exc:
             raise TokenExchangeFailed(f"token endpoint refused: {exc.error}") from exc
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
-            raise ProviderUnavailable(f"token endpoint answered {status}") from exc
         except httpx.HTTPError as exc:
-            name = exc.__class__.__name__
-            raise ProviderUnavailable(f"token endpoint unreachable: {name}") from exc
+            raise ProviderUnavailable(self._described("POST", url, exc)) from exc
         if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
             raise TokenExchangeFailed("the token response has no access_token")
         return dict(token)
@@ -260,24 +266,25 @@ class OIDCClient:
         token's. Raises AccessTokenRefused on 401 (RFC 6750 3.1), ProviderUnavailable when the
         provider cannot answer, UserinfoMismatch for anything else wrong."""
         meta = await self.metadata()
-        if meta.userinfo_endpoint is None:
+        url = meta.userinfo_endpoint
+        if url is None:
             return {}
         try:
             with self.metrics.provider_call("userinfo"):
                 resp: httpx.Response = await self._http.request(
                     "GET",
-                    meta.userinfo_endpoint,
+                    url,
                     headers={"Authorization": f"Bearer {access_token}"},
                     withhold_token=True,
                 )
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"userinfo unreachable: {exc.__class__.__name__}") from exc
+            raise ProviderUnavailable(self._described("GET", url, exc)) from exc
         if resp.status_code == httpx.codes.UNAUTHORIZED:
             raise AccessTokenRefused("userinfo refused the access token")
         if resp.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            raise ProviderUnavailable(f"userinfo answered {resp.status_code}")
+            raise ProviderUnavailable(self._described("GET", url, resp))
         if resp.status_code != httpx.codes.OK:
-            raise UserinfoMismatch(f"userinfo answered {resp.status_code}")
+            raise UserinfoMismatch(self._described("GET", url, resp))
         data = await self._userinfo_claims(resp)
         if not isinstance(data, dict) or data.get("sub") != expected_sub:
             raise UserinfoMismatch("userinfo sub differs from the ID token's")
@@ -298,6 +305,7 @@ class OIDCClient:
         """Use a refresh token; a new ID token must keep iss and sub (OIDC Core 12.2)."""
         meta = await self.metadata()
         token = await self._token_call(
+            meta.token_endpoint,
             # No scope parameter: the grant keeps its scopes (RFC 6749 6); Authlib would
             # otherwise resend the whole configured list.
             self._http.refresh_token(meta.token_endpoint, refresh_token=refresh_token, scope=None)
@@ -312,41 +320,40 @@ class OIDCClient:
     async def revoke(self, token: str, hint: str = "refresh_token") -> bool:
         """Revoke a token (RFC 7009); False when the provider has no endpoint or failed."""
         meta = await self.metadata()
-        if meta.revocation_endpoint is None:
+        url = meta.revocation_endpoint
+        if url is None:
             return False
+        outcome: httpx.HTTPError | httpx.Response
         try:
             with self.metrics.provider_call("revocation"):
-                resp = await self._http.revoke_token(
-                    meta.revocation_endpoint, token=token, token_type_hint=hint
-                )
+                outcome = await self._http.revoke_token(url, token=token, token_type_hint=hint)
         except httpx.HTTPError as exc:
-            logger.warning("token revocation failed: %s", exc.__class__.__name__)
-            return False
-        if resp.status_code != httpx.codes.OK:
-            logger.warning("token revocation answered %s", resp.status_code)
-            return False
-        return True
+            outcome = exc
+        if isinstance(outcome, httpx.Response) and outcome.status_code == httpx.codes.OK:
+            return True
+        logger.warning("token revocation: %s", self._described("POST", url, outcome))
+        return False
 
     async def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662 introspection of an access token, authenticated as this client
         (client_secret_basic or private_key_jwt). The response as sent; the caller checks
         ``active`` and the audience."""
         meta = await self.metadata()
-        if meta.introspection_endpoint is None:
+        url = meta.introspection_endpoint
+        if url is None:
             raise ProviderMisconfigured("the provider has no introspection endpoint")
         try:
             with self.metrics.provider_call("introspection"):
                 resp = await self._http.introspect_token(
-                    meta.introspection_endpoint, token=token, token_type_hint=ACCESS_TOKEN_HINT
+                    url, token=token, token_type_hint=ACCESS_TOKEN_HINT
                 )
         except httpx.HTTPError as exc:
-            name = exc.__class__.__name__
-            raise ProviderUnavailable(f"introspection unreachable: {name}") from exc
+            raise ProviderUnavailable(self._described("POST", url, exc)) from exc
         if resp.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            raise ProviderUnavailable(f"introspection answered {resp.status_code}")
+            raise ProviderUnavailable(self._described("POST", url, resp))
         if resp.status_code != httpx.codes.OK:
             raise ProviderMisconfigured(
-                f"introspection answered {resp.status_code}: is this client allowed to introspect?"
+                self._described("POST", url, resp) + ": is this client allowed to introspect?"
             )
         try:
             data = resp.json()

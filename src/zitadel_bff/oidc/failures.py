@@ -3,6 +3,10 @@ found, the address that refused, the TLS reason, the timeout, the status.
 
 httpx says ``ConnectError`` for most of these; the reason is in the exceptions behind it
 (httpx wraps httpcore's, which wraps the ``OSError`` of the socket, resolver or TLS layer).
+Authlib's token, revocation and introspection calls let httpx's errors through unwrapped.
+
+What is said names the request by its method and endpoint URL only: never its body, which
+carries codes, verifiers, tokens and client secrets.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["describe_failure"]
+__all__ = ["describe_call", "describe_failure"]
 
 #: getaddrinfo's "there is no such name" (not "the resolver could not be asked").
 NO_SUCH_NAME = frozenset(
@@ -23,6 +27,18 @@ NO_SUCH_NAME = frozenset(
 DEFAULT_PORTS = {"http": 80, "https": 443}
 #: What an OpenSSL reason usually means, where its name does not say it.
 TLS_HINTS = {"WRONG_VERSION_NUMBER": " (the server there does not speak TLS: http:// instead?)"}
+
+
+def describe_call(
+    method: str, url: str, outcome: httpx.HTTPError | httpx.Response, *, timeout: float
+) -> str:
+    """``POST <url> failed: <what failed>`` or ``POST <url> answered 502``: a failed call or an
+    unwanted answer, the URL shown without any credentials in it."""
+    if isinstance(outcome, httpx.Response):
+        said = _status(outcome)
+    else:
+        said = describe_failure(outcome, url, timeout=timeout)
+    return f"{method} {_without_credentials(url)} {said}"
 
 
 def describe_failure(exc: httpx.HTTPError, url: str, *, timeout: float) -> str:
@@ -40,6 +56,13 @@ def _status(response: httpx.Response) -> str:
     if response.is_redirect and location:
         return f"answered {response.status_code}, a redirect to {location}"
     return f"answered {response.status_code}"
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _reason(exc: httpx.HTTPError, url: str, timeout: float) -> str:

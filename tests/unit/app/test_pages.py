@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,6 +20,7 @@ from tests.support.inprocess import (
 from tests.support.sessions import ADMIN_SUB, ALICE_SUB, alice_claims, new_session
 from zitadel_bff import MemoryStore
 from zitadel_bff.app import create_app
+from zitadel_bff.auth.assets import STATIC_DIR
 
 
 @pytest.fixture
@@ -102,8 +104,13 @@ async def test_without_the_role_an_old_sign_in_is_not_asked_to_sign_in_again(
     assert (await browser.http.get("/admin")).status_code == 403
 
 
-async def test_favicon_ico_points_at_the_icon(browser: Browser) -> None:
+async def test_favicon_ico_points_at_the_current_icon(browser: Browser) -> None:
+    version = hashlib.sha256((STATIC_DIR / "favicon.svg").read_bytes()).hexdigest()[:16]
+    current = f"/auth/static/favicon.svg?v={version}"
     resp = await browser.http.get("/favicon.ico")
-    assert (resp.status_code, resp.headers["location"]) == (301, "/auth/static/favicon.svg")
-    icon = await browser.http.get("/auth/static/favicon.svg")
+    assert (resp.status_code, resp.headers["location"]) == (302, current)
+    assert resp.headers["cache-control"] == "no-store"  # a new icon is found at once
+    page = await browser.http.get("/")
+    assert f'<link rel="icon" href="{current}" type="image/svg+xml">' in page.text
+    icon = await browser.http.get(current)
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")

@@ -1,17 +1,19 @@
 """The provider client against scripted HTTP answers: discovery, the token endpoint, userinfo,
 revocation and the end-session URL, and what each failure becomes (OIDC Core, RFC 7009,
-RP-Initiated Logout 1.0)."""
+RP-Initiated Logout 1.0); then each call against a provider that really fails on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.broken import answering, closed_port, silent
 from tests.support.tokens import CLIENT, ISSUER, KEY, sign
 from zitadel_bff import (
     InvalidIDToken,
@@ -29,6 +31,9 @@ AsyncHandler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 SUB = "301234567890123456"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 DISCOVERY_URL = ISSUER + DISCOVERY_PATH
+TOKEN_URL = f"{ISSUER}/oauth/v2/token"
+USERINFO_URL = f"{ISSUER}/oidc/v1/userinfo"
+REVOKE_URL = f"{ISSUER}/oauth/v2/revoke"
 REQUEST = AuthRequest(state="s", nonce="n", code_verifier="v" * 43)
 
 
@@ -71,18 +76,26 @@ class Provider:
 
 
 def client_for(handler: Handler | AsyncHandler) -> OIDCClient:
+    return client_on(httpx.MockTransport(handler))
+
+
+def client_on(transport: httpx.AsyncBaseTransport, timeout: float = 10.0) -> OIDCClient:
     return OIDCClient(
         issuer=ISSUER,
         client_id=CLIENT,
         client_secret="secret",
         redirect_uri="https://app.example/auth/callback",
         scopes=["openid"],
-        transport=httpx.MockTransport(handler),
+        timeout=timeout,
+        transport=transport,
     )
 
 
 def unreachable(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
+
+
+UNREACHABLE = "failed: ConnectError (connection refused)"
 
 
 def answer(status: int, **kwargs: Any) -> Handler:
@@ -156,12 +169,19 @@ async def test_discovery_is_loaded_once_by_concurrent_callers() -> None:
 
 
 @pytest.mark.parametrize(
-    "failure",
-    [unreachable, answer(404), answer(200, text="<html>")],
+    ("failure", "cause"),
+    [
+        (unreachable, f"GET {DISCOVERY_URL} {UNREACHABLE}"),
+        (answer(404), f"GET {DISCOVERY_URL} answered 404"),
+        (
+            answer(200, text="<html>"),
+            f"GET {DISCOVERY_URL} did not return JSON (but text/plain; charset=utf-8)",
+        ),
+    ],
     ids=["unreachable", "not-found", "not-json"],
 )
 async def test_a_failed_reload_keeps_the_cached_document(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: Handler
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: Handler, cause: str
 ) -> None:
     provider = Provider()
     paths: list[str] = []
@@ -176,7 +196,7 @@ async def test_a_failed_reload_keeps_the_cached_document(
     assert await client.metadata() is cached
     assert paths == [DISCOVERY_PATH, DISCOVERY_PATH]  # it did try again
     assert [r.getMessage() for r in caplog.records] == [
-        "discovery reload failed; keeping the cached document"
+        f"discovery reload failed ({cause}); keeping the cached document"
     ]
 
 
@@ -186,8 +206,13 @@ async def test_a_failed_reload_keeps_the_cached_document(
 @pytest.mark.parametrize(
     ("token", "error", "message"),
     [
-        (answer(502, text="bad gateway"), ProviderUnavailable, "token endpoint answered 502"),
-        (unreachable, ProviderUnavailable, "token endpoint unreachable: ConnectError"),
+        (answer(502, text="bad gateway"), ProviderUnavailable, f"POST {TOKEN_URL} answered 502"),
+        (unreachable, ProviderUnavailable, f"POST {TOKEN_URL} {UNREACHABLE}"),
+        (  # a gateway's page instead of an OAuth error: Authlib raises the status
+            answer(404, text="<html>not found</html>"),
+            ProviderUnavailable,
+            f"POST {TOKEN_URL} answered 404",
+        ),
         (
             answer(400, json={"error": "invalid_grant"}),
             TokenExchangeFailed,
@@ -204,7 +229,7 @@ async def test_a_failed_reload_keeps_the_cached_document(
             "the token response has no id_token",
         ),
     ],
-    ids=["bad-gateway", "unreachable", "refused", "no-access-token", "no-id-token"],
+    ids=["bad-gateway", "unreachable", "not-found", "refused", "no-access-token", "no-id-token"],
 )
 async def test_what_a_failed_code_exchange_becomes(
     token: Handler, error: type[Exception], message: str
@@ -230,9 +255,9 @@ async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None
 @pytest.mark.parametrize(
     ("userinfo", "error", "message"),
     [
-        (unreachable, ProviderUnavailable, "userinfo unreachable: ConnectError"),
-        (answer(502), ProviderUnavailable, "userinfo answered 502"),
-        (answer(403), UserinfoMismatch, "userinfo answered 403"),
+        (unreachable, ProviderUnavailable, f"GET {USERINFO_URL} {UNREACHABLE}"),
+        (answer(502), ProviderUnavailable, f"GET {USERINFO_URL} answered 502"),
+        (answer(403), UserinfoMismatch, f"GET {USERINFO_URL} answered 403"),
         (answer(200, text="not json"), UserinfoMismatch, "userinfo did not return JSON"),
         (
             answer(200, json={"sub": "someone-else"}),
@@ -278,9 +303,13 @@ async def test_revocation_posts_the_token_with_its_hint() -> None:
 @pytest.mark.parametrize(
     ("revoke", "logged"),
     [
-        (unreachable, "token revocation failed: ConnectError"),
-        (answer(400, json={"error": "unsupported_token_type"}), "token revocation answered 400"),
+        (unreachable, f"token revocation: POST {REVOKE_URL} {UNREACHABLE}"),
+        (
+            answer(400, json={"error": "unsupported_token_type"}),
+            f"token revocation: POST {REVOKE_URL} answered 400",
+        ),
     ],
+    ids=["unreachable", "refused"],
 )
 async def test_a_failed_revocation_is_logged_and_reported(
     revoke: Handler, logged: str, caplog: pytest.LogCaptureFixture
@@ -312,3 +341,98 @@ async def test_the_end_session_url() -> None:
         )
         is None
     )
+
+
+# Each call against a provider that really fails -----------------------------------------------
+
+#: The client's timeout where the provider never answers (seconds).
+SHORT_TIMEOUT = 0.2
+#: The request's secrets, none of which may be in what is said about a failure.
+SECRETS = ("the-code", REQUEST.code_verifier, "the-refresh-token", "the-access-token", "secret")
+
+
+class DiscoveryHere(httpx.AsyncBaseTransport):
+    """Discovery and the keys from ``provider``; every other call goes out on the network."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = httpx.MockTransport(provider)
+        self.network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path in (DISCOVERY_PATH, "/oauth/v2/keys"):
+            return await self.provider.handle_async_request(request)
+        return await self.network.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.network.aclose()
+
+
+@contextmanager
+def refused() -> Iterator[str]:
+    yield f"http://127.0.0.1:{closed_port()}"
+
+
+#: How the provider fails (its base URL), and what is said about it at ``{address}``.
+FAULTS: dict[str, tuple[Callable[[], AbstractContextManager[str]], str]] = {
+    "refused": (refused, "failed: connection refused by {address}"),
+    "server-error": (
+        lambda: answering(500, "<html>internal error</html>"),
+        "answered 500",
+    ),
+    "silent": (silent, f"failed: no answer from {{address}} within {SHORT_TIMEOUT:g} s"),
+}
+
+#: Each call: its method, its endpoint's path and how the client makes it.
+CALLS: dict[str, tuple[str, str, Callable[[OIDCClient], Awaitable[object]]]] = {
+    "code-exchange": ("POST", "/oauth/v2/token", lambda c: c.exchange_code("the-code", REQUEST)),
+    "refresh": ("POST", "/oauth/v2/token", lambda c: c.refresh("the-refresh-token", sub=SUB)),
+    "userinfo": (
+        "GET",
+        "/oidc/v1/userinfo",
+        lambda c: c.userinfo("the-access-token", expected_sub=SUB),
+    ),
+    "introspection": ("POST", "/oauth/v2/introspect", lambda c: c.introspect("the-access-token")),
+}
+
+
+def endpoints_at(base: str) -> Provider:
+    """A provider whose discovery sends every call but discovery and keys to ``base``."""
+    return Provider(
+        discovery(
+            token_endpoint=f"{base}/oauth/v2/token",
+            userinfo_endpoint=f"{base}/oidc/v1/userinfo",
+            revocation_endpoint=f"{base}/oauth/v2/revoke",
+            introspection_endpoint=f"{base}/oauth/v2/introspect",
+        )
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("call", CALLS)
+async def test_a_failed_call_says_which_endpoint_and_what_failed(fault: str, call: str) -> None:
+    method, path, make = CALLS[call]
+    broken, said = FAULTS[fault]
+    with broken() as base:
+        client = client_on(DiscoveryHere(endpoints_at(base)), timeout=SHORT_TIMEOUT)
+        with pytest.raises(ProviderUnavailable) as info:
+            await make(client)
+        await client.aclose()
+    address = base.removeprefix("http://")
+    assert str(info.value) == f"{method} {base}{path} {said.format(address=address)}"
+    assert not [s for s in SECRETS if s in str(info.value)]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_a_failed_revocation_logs_what_failed(
+    fault: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="zitadel_bff.oidc.client")
+    broken, said = FAULTS[fault]
+    with broken() as base:
+        client = client_on(DiscoveryHere(endpoints_at(base)), timeout=SHORT_TIMEOUT)
+        assert await client.revoke("the-refresh-token") is False
+        await client.aclose()
+    address = base.removeprefix("http://")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"token revocation: POST {base}/oauth/v2/revoke {said.format(address=address)}"
+    ]

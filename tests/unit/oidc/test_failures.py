@@ -1,5 +1,6 @@
-"""describe_failure: what an httpx error to the provider says. The common failures are met for
-real through ``zitadel-bff check`` (tests/unit/app/test_cli.py); here the rest, one each."""
+"""describe_failure and describe_call: what an httpx error to the provider says. The common
+failures are met for real through ``zitadel-bff check`` (tests/unit/app/test_cli.py) and each
+call of the client (tests/unit/oidc/test_client.py); here the rest, one each."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.broken import answering
-from zitadel_bff.oidc.failures import describe_failure
+from zitadel_bff.oidc.failures import describe_call, describe_failure
 
 URL = "https://idp.example.com/.well-known/openid-configuration"
 
@@ -70,4 +71,17 @@ def test_a_redirect_says_where_to() -> None:
     exc = httpx.HTTPStatusError("redirect", request=request, response=response)
     assert describe_failure(exc, URL, timeout=1) == (
         "answered 308, a redirect to https://idp.example.com/x"
+    )
+
+
+def test_a_call_is_named_by_its_method_and_url_without_credentials() -> None:
+    url = "https://user:pass@idp.example.com:8443/oauth/v2/token"
+    response = httpx.Response(502, request=httpx.Request("POST", url))
+    assert describe_call("POST", url, response, timeout=1) == (
+        "POST https://idp.example.com:8443/oauth/v2/token answered 502"
+    )
+    refused = behind(ConnectionRefusedError(111, "refused"))
+    assert describe_call("POST", url, refused, timeout=1) == (
+        "POST https://idp.example.com:8443/oauth/v2/token failed: "
+        "connection refused by idp.example.com:8443"
     )

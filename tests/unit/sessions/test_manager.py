@@ -64,7 +64,10 @@ class Refresher:
         if self.gate is not None:
             await self.gate.wait()
         if self.outcome == "down":
-            raise ProviderUnavailable("token endpoint unreachable: ConnectError")
+            raise ProviderUnavailable(
+                "POST https://idp.example/oauth/v2/token failed: connection refused by "
+                "idp.example:443"
+            )
         if self.outcome == "refused":
             raise TokenExchangeFailed("token endpoint refused: invalid_grant")
         n = len(self.calls)

@@ -130,8 +130,8 @@ async def test_assets_are_served_before_the_app_with_the_security_headers() -> N
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         raise AssertionError("assets never reach the app")
 
-    url = STATIC.url("app.css").split("?", 1)[0]
-    sent = await run(middleware(app), get(url))
+    path, query = STATIC.url("app.css").split("?", 1)
+    sent = await run(middleware(app), {**get(path), "query_string": query.encode()})
     headers = dict(sent[0]["headers"])
     assert sent[0]["status"] == 200 and headers[b"content-type"].startswith(b"text/css")
     assert headers[b"cache-control"] == b"public, max-age=31536000, immutable"

@@ -1,4 +1,5 @@
-"""Assets served from memory: content types, versioned URLs, ETags, and what else is refused."""
+"""Assets served from memory: content types, versioned URLs (cached for good, and only they),
+ETags, and what else is refused."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ def assets(tmp_path: Path) -> MemoryStaticFiles:
 
 
 async def serve(
-    app: MemoryStaticFiles, path: str, method: str = "GET", **headers: str
+    app: MemoryStaticFiles, url: str, method: str = "GET", **headers: str
 ) -> list[Message]:
     sent: list[Message] = []
+    path, _, query = url.partition("?")
     scope: Scope = {
         "type": "http",
         "method": method,
         "path": path,
+        "query_string": query.encode(),
         "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
     }
 
@@ -50,7 +53,7 @@ def digest(body: bytes) -> str:
 async def test_files_in_subdirectories_are_served_with_their_type(
     assets: MemoryStaticFiles,
 ) -> None:
-    start, body = await serve(assets, "/assets/img/logo.png")
+    start, body = await serve(assets, assets.url("img/logo.png"))
     assert start["status"] == 200 and body["body"] == PNG
     assert dict(start["headers"]) == {
         b"content-type": b"image/png",  # no charset: not text
@@ -60,6 +63,26 @@ async def test_files_in_subdirectories_are_served_with_their_type(
     }
     css, _ = await serve(assets, "/assets/app.css")
     assert dict(css["headers"])[b"content-type"] == b"text/css; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?v=0123456789abcdef", f"?v={digest(CSS)}&x=1"],
+    ids=["unversioned", "another-version", "more-than-the-version"],
+)
+async def test_only_the_current_versioned_url_is_cached_for_good(
+    assets: MemoryStaticFiles, query: str
+) -> None:
+    # Whatever is at another URL changes with the next deployment: kept, but asked again.
+    start, body = await serve(assets, "/assets/app.css" + query)
+    assert start["status"] == 200 and body["body"] == CSS
+    assert dict(start["headers"])[b"cache-control"] == b"no-cache"
+    again, _ = await serve(assets, "/assets/app.css" + query, if_none_match=f'"{digest(CSS)}"')
+    assert again["status"] == 304
+    assert dict(again["headers"]) == {
+        b"etag": f'"{digest(CSS)}"'.encode(),
+        b"cache-control": b"no-cache",
+    }
 
 
 def test_urls_carry_the_content_version(assets: MemoryStaticFiles) -> None:
