@@ -197,10 +197,15 @@ class _Connection(asyncio.Protocol):
         finally:
             self.waiter = None
 
-    def close(self) -> None:
+    def close(self, *, graceful: bool = False) -> None:
+        """Close the connection: ``graceful`` after what is written (FIN), else at once (RST,
+        for an answer abandoned midway, which must not be read further)."""
         if not self.closed and self.transport is not None:
             self.closed = True
-            self.transport.abort()
+            if graceful:
+                self.transport.close()
+            else:
+                self.transport.abort()
 
     async def write(self, data: bytes) -> None:
         if self.closed or self.transport is None:
@@ -309,6 +314,7 @@ class ConnectionPool:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl = ssl_context
         self._origins: dict[str, _Origin] = {}
+        self._closed = False
 
     @staticmethod
     def head_for(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -408,11 +414,11 @@ class ConnectionPool:
     def _release(self, conn: _Connection) -> None:
         place = conn.place
         conn.busy = False
-        if conn.reusable and len(place.idle) < MAX_IDLE:
+        if conn.reusable and len(place.idle) < MAX_IDLE and not self._closed:
             place.idle.append(conn)
             self._wake(place)
         else:
-            self._discard(conn)
+            conn.close(graceful=conn.complete and not conn.chunks)
 
     def _discard(self, conn: _Connection) -> None:
         conn.busy = False
@@ -437,12 +443,13 @@ class ConnectionPool:
                 return
 
     async def close(self) -> None:
-        """Close every connection (those serving an answer included)."""
+        """Close the idle connections now, and those serving an answer when it is released.
+        A closed pool can still be used: it makes new connections, and keeps none."""
+        self._closed = True
         for place in self._origins.values():
             for conn in place.idle:
-                conn.close()
+                conn.close(graceful=True)
             place.idle.clear()
-        self._origins.clear()
         await asyncio.sleep(0)  # let the transports run their connection_lost
 
 
