@@ -6,7 +6,9 @@ process) answers a small JSON object at ``/__small``. wrk fetches it three ways:
 - directly;
 - through nginx ``proxy_pass`` (Debian's nginx, one process, keep-alive to the upstream);
 - through zitadel-bff's API proxy (``zitadel-bff serve``, API_ROUTES, a signed-in session
-  cookie: the session lookup, the bearer token, aiohttp to the upstream).
+  cookie: the session lookup, the bearer token, its kept-alive connections to the upstream),
+  with the app's CPU time per request (from /proc, so other load on the machine does not
+  change it much).
 
 Each at 16 connections (throughput) and at 1 connection (the latency each hop adds). The same
 JSON from a FastAPI route (bench/upstream_fastapi.py, an API on the decided stack) is fetched
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -120,33 +123,52 @@ def _stream(app: AppProcess, cookie: str) -> dict[str, Any]:
     return out
 
 
-def _measure(route: Route, *, connections: int, seconds: float, warmup: float) -> WrkResult:
+def cpu_seconds(pid: int) -> float:
+    """The user + system CPU time one process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    route: Route, *, connections: int, seconds: float, warmup: float, pid: int | None = None
+) -> dict[str, Any]:
     resp = httpx.get(route.url, headers=route.headers, timeout=10)
     if resp.status_code != 200 or route.check not in resp.text:
         raise RuntimeError(f"{route.name}: {resp.status_code}, not the expected answer")
     threads = min(2, connections)
     run_wrk(route.url, seconds=warmup, headers=route.headers, threads=threads,
             connections=connections)
-    result = run_wrk(route.url, seconds=seconds, headers=route.headers, threads=threads,
-                     connections=connections)
+    before = cpu_seconds(pid) if pid is not None else 0.0
+    result: WrkResult = run_wrk(route.url, seconds=seconds, headers=route.headers,
+                                threads=threads, connections=connections)
     if result.unexpected or result.errors:
         raise RuntimeError(f"{route.name}: {result.unexpected} unexpected status(es), "
                            f"{result.errors} socket error(s)")
-    return result
+    out = result.as_dict()
+    if pid is not None:  # what one request costs the app, whatever else runs on the machine
+        out["app_cpu_us"] = round((cpu_seconds(pid) - before) * 1e6 / result.requests, 1)
+    return out
 
 
 def _measure_all(
-    routes: list[Route], *, seconds: float, warmup: float, connections: tuple[int, ...] = (16, 1)
+    routes: list[Route],
+    *,
+    seconds: float,
+    warmup: float,
+    connections: tuple[int, ...] = (16, 1),
+    app_pid: int | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for count in connections:
         for route in routes:
             name = f"{route.name}, {count} conn"
             print(f"- wrk {name} ({route.url})", flush=True)
-            r = _measure(route, connections=count, seconds=seconds, warmup=warmup)
-            results[name] = r.as_dict()
-            print(f"  {r.rps:>9.0f} req/s   p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms",
-                  flush=True)
+            pid = app_pid if route.name.startswith("zitadel-bff") else None
+            r = _measure(route, connections=count, seconds=seconds, warmup=warmup, pid=pid)
+            results[name] = r
+            cpu = f"   app CPU {r['app_cpu_us']} µs/request" if "app_cpu_us" in r else ""
+            print(f"  {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:.2f} ms   "
+                  f"p99 {r['p99_ms']:.2f} ms{cpu}", flush=True)
     return results
 
 
@@ -179,7 +201,9 @@ def run_proxy(seconds: float, warmup: float, workdir: Path) -> dict[str, Any]:
             Route("nginx proxy_pass", f"http://127.0.0.1:{nginx_port}/__small", {}, '"order"'),
             Route("zitadel-bff API proxy", f"{app.url}{PREFIX}/__small", signed_in, '"order"'),
         ]
-        out: dict[str, Any] = {"routes": _measure_all(routes, seconds=seconds, warmup=warmup)}
+        out: dict[str, Any] = {
+            "routes": _measure_all(routes, seconds=seconds, warmup=warmup, app_pid=app.pid)
+        }
         fastapi_routes = [
             Route("FastAPI upstream direct", f"http://127.0.0.1:{fastapi_port}/__small", {},
                   '"order"'),
@@ -187,7 +211,8 @@ def run_proxy(seconds: float, warmup: float, workdir: Path) -> dict[str, Any]:
                   signed_in, '"order"'),
         ]
         out["routes"].update(
-            _measure_all(fastapi_routes, seconds=seconds, warmup=warmup, connections=(16,))
+            _measure_all(fastapi_routes, seconds=seconds, warmup=warmup, connections=(16,),
+                         app_pid=app.pid)
         )
         print("- streaming 100 MB through the API proxy", flush=True)
         out["stream"] = _stream(app, cookie)
@@ -201,11 +226,13 @@ def run_proxy(seconds: float, warmup: float, workdir: Path) -> dict[str, Any]:
 def summary(results: dict[str, Any]) -> list[str]:
     """Markdown lines: the routes table and the ratios the issue asks for."""
     routes = results["routes"]
-    lines = ["| route | conns | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
+    lines = ["| route | conns | req/s | p50 ms | p99 ms | app CPU µs/req |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, r in routes.items():
         label, conns = name.rsplit(", ", 1)
+        cpu = f"{r['app_cpu_us']:.0f}" if "app_cpu_us" in r else ""
         lines.append(f"| {label} | {conns.split()[0]} | {r['rps']:,.0f} | {r['p50_ms']:.2f} "
-                     f"| {r['p99_ms']:.2f} |")
+                     f"| {r['p99_ms']:.2f} | {cpu} |")
     direct, bff = routes["direct, 16 conn"], routes["zitadel-bff API proxy, 16 conn"]
     nginx = routes["nginx proxy_pass, 16 conn"]
     one = {k.rsplit(", ", 1)[0]: v for k, v in routes.items() if k.endswith(", 1 conn")}
