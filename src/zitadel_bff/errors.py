@@ -8,7 +8,8 @@ class says what the user will read. Messages never contain tokens.
     ├── ConfigError                 the configuration is invalid (raised at start)
     ├── ProviderError               the identity provider failed us
     │   ├── ProviderUnavailable     unreachable, timed out, or answered 5xx     (503)
-    │   └── ProviderMisconfigured   discovery unusable (3xx/4xx, not JSON, issuer) (503)
+    │   └── ProviderMisconfigured   an unusable answer: discovery 3xx/4xx or issuer,
+    │                               or no JSON object where one is due          (503)
     ├── AccessTokenRefused          the provider refused a session's access token (401)
     ├── StoreUnavailable            the session store cannot be reached         (503)
     ├── LoginError                  a sign-in attempt failed                   (-> /auth/error)
@@ -98,7 +99,8 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderMisconfigured(ProviderError):
     """The identity provider's discovery document (or key set) is unusable: not found there,
-    not JSON, or for another issuer."""
+    not JSON, or for another issuer; or another of its answers is not the JSON object due
+    (the token endpoint's, introspection's)."""
 
     code = "provider_misconfigured"
 

@@ -11,7 +11,7 @@ from devtools.flows import FlowResult, follow, form_token, login, query_of
 from devtools.provider import CLIENT_ID, OPProcess
 
 from tests.support.clients import browser_client, session_cookie
-from tests.support.faults import Unreachable, provider_transport
+from tests.support.faults import PageAtToken, Unreachable, provider_transport
 from tests.support.server import AppFactory, ThreadedServer
 
 ADMIN_SUB = "301234567890123456"
@@ -365,3 +365,24 @@ def test_token_endpoint_server_error_is_a_clear_error(
     assert [r.getMessage() for r in caplog.records if r.name == SIGNIN_LOGGER] == [
         f"sign-in failed: provider_unavailable (POST {op.issuer}/oauth/v2/token answered 502)"
     ]
+
+
+def test_token_endpoint_answering_a_page_is_a_clear_error(
+    app: ThreadedServer, client: httpx.Client, op: OPProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = callback_url(client, app)
+    caplog.set_level(logging.WARNING, logger=SIGNIN_LOGGER)
+    with provider_transport(app, PageAtToken):
+        resp = client.get(url)
+    assert (resp.status_code, resp.headers["location"]) == (
+        303,
+        "/auth/error?error=provider_misconfigured",
+    )
+    assert client.cookies.get("zbff_session") is None
+    assert [r.getMessage() for r in caplog.records if r.name == SIGNIN_LOGGER] == [
+        f"sign-in failed: provider_misconfigured (POST {op.issuer}/oauth/v2/token did not "
+        "return JSON (but text/html))"
+    ]
+    page = client.get(app.url + resp.headers["location"])
+    assert page.status_code == 503 and "Sign-in is misconfigured" in page.text
+    assert client.get(app.url + "/profile").status_code == 303  # no half-made session

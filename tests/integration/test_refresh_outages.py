@@ -7,19 +7,21 @@ valid in real time while the app believes a refresh (or the token's expiry) has 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from devtools.flows import login
 from devtools.provider import OP_DIR, OPProcess
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.support.clients import browser_client, session_cookie
-from tests.support.faults import burst, provider_transport
+from tests.support.faults import PageAtToken, burst, provider_transport
 from tests.support.records import stored_session
 from tests.support.server import AppFactory, ThreadedServer
 from tests.support.settings import TEST_SECRET
@@ -27,6 +29,7 @@ from zitadel_bff.sessions.manager import BACKOFF_FIRST
 
 ADMIN_SUB = "301234567890123456"
 JSON = {"accept": "application/json"}
+MANAGER_LOGGER = "zitadel_bff.sessions.manager"
 
 
 class CountingUnreachable(httpx.AsyncBaseTransport):
@@ -109,6 +112,26 @@ def test_userinfo_is_unavailable_not_unauthenticated_when_the_token_expired(
             assert resp.json()["error"] == "provider_unavailable"
             session = client.get(app.url + "/auth/session", headers=JSON).json()
             assert session["authenticated"] is True
+
+
+def test_a_page_instead_of_a_refresh_keeps_the_session_as_an_outage_does(
+    start_app: AppFactory, short_op: OPProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = start_app(issuer=short_op.issuer)
+    caplog.set_level(logging.WARNING, logger=MANAGER_LOGGER)
+    with browser_client() as client:
+        login(client, app.url)
+        with app_clock_ahead(app, 5), provider_transport(app, PageAtToken):
+            resp = client.get(app.url + "/auth/userinfo", headers=JSON)
+            assert (resp.status_code, resp.json()["error"]) == (503, "provider_unavailable")
+            assert client.get(app.url + "/profile").status_code == 200
+            session = client.get(app.url + "/auth/session", headers=JSON).json()
+            assert session["authenticated"] is True
+    # One attempt, then backing off as after an outage (each attempt logs its failure).
+    assert [r.getMessage() for r in caplog.records if r.name == MANAGER_LOGGER] == [
+        f"refresh failed (POST {short_op.issuer}/oauth/v2/token did not return JSON "
+        "(but text/html)); keeping the session (failure 1)"
+    ]
 
 
 def test_userinfo_with_a_revoked_access_token_refreshes_once(

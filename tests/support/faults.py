@@ -18,6 +18,21 @@ class Unreachable(httpx.AsyncBaseTransport):
         raise httpx.ConnectError("provider down", request=request)
 
 
+class PageAtToken(httpx.AsyncBaseTransport):
+    """The token endpoint answers 200 with an HTML page (a proxy's maintenance or sign-in
+    page); every other call passes through."""
+
+    def __init__(self, real: httpx.AsyncBaseTransport) -> None:
+        self.real = real
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/token"):
+            return await self.real.handle_async_request(request)
+        return httpx.Response(
+            200, headers={"content-type": "text/html"}, text="<html>maintenance</html>"
+        )
+
+
 @contextmanager
 def provider_transport(
     server: ThreadedServer, make: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]

@@ -77,6 +77,8 @@ class ManualClock:
 
 
 JWKS = {"keys": [KEY.as_dict(private=False)]}
+#: What the token endpoint answers: a JSON object (with 200), or a response as it is.
+TokenAnswer = dict[str, Any] | httpx.Response
 
 
 def _discovery(issuer: str) -> dict[str, Any]:
@@ -98,15 +100,16 @@ class FakeProvider:
 
     ``codes`` maps authorization codes to the token response their exchange gives, once;
     ``refreshes`` are the token responses refresh grants give, one each (none left, or an
-    unknown code: 400 invalid_grant); ``userinfo`` maps access tokens to the claims userinfo
+    unknown code: 400 invalid_grant); a token response is a JSON object, or an
+    ``httpx.Response`` answered as it is; ``userinfo`` maps access tokens to the claims userinfo
     returns (others: 401); ``down`` makes every endpoint answer 503. Tokens are signed with
     tests.support.tokens.KEY, which the JWKS publishes.
     """
 
     issuer: str = ISSUER
     discovery: dict[str, Any] = field(default_factory=dict)
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refreshes: list[dict[str, Any]] = field(default_factory=list)
+    codes: dict[str, TokenAnswer] = field(default_factory=dict)
+    refreshes: list[TokenAnswer] = field(default_factory=list)
     userinfo: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     requests: list[httpx.Request] = field(default_factory=list)
@@ -150,6 +153,8 @@ class FakeProvider:
             answer = self.refreshes.pop(0) if self.refreshes else None
         if answer is None:
             return httpx.Response(400, json={"error": "invalid_grant"})
+        if isinstance(answer, httpx.Response):
+            return answer
         return httpx.Response(200, json=answer)
 
 

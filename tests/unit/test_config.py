@@ -1,3 +1,4 @@
+import traceback
 from pathlib import Path
 from typing import get_args
 
@@ -132,6 +133,46 @@ def test_max_lifetime_must_cover_idle_timeout() -> None:
 def test_secret_is_not_shown() -> None:
     s = load_settings(None, **GOOD)
     assert "x" * 32 not in repr(s) and "x" * 32 not in str(s.model_dump())
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "https://admin:hunter2@my-org.zitadel.cloud",
+        "admin:hunter2@my-org.zitadel.cloud",
+        "https://hunter2@my-org.zitadel.cloud/",
+        "https://:hunter2@my-org.zitadel.cloud",
+        "http://admin:hunter2@127.0.0.1:8080",
+        "https://@my-org.zitadel.cloud",
+    ],
+    ids=["user-password", "no-scheme", "user-only", "password-only", "loopback", "empty"],
+)
+def test_credentials_in_the_domain_are_refused_and_not_repeated(domain: str) -> None:
+    # The issuer is a URL the app prints (check, error messages) and compares with the
+    # provider's: it must carry no secret, and ZITADEL takes none there.
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "zitadel_domain": domain})
+    assert info.value.problems == {
+        "ZITADEL_DOMAIN": "must not contain a user name or password (user:password@), "
+        "e.g. https://my-org.zitadel.cloud"
+    }
+    assert "hunter2" not in str(info.value) and "admin" not in str(info.value)
+
+
+#: Refused values that must not be repeated anywhere, the traceback included.
+REFUSED_SECRETS = {
+    "session_secret": "hunter2-too-short",
+    "zitadel_domain": "https://admin:hunter2@my-org.zitadel.cloud",
+}
+
+
+def test_refused_values_are_not_repeated_in_the_traceback() -> None:
+    # An app that loads its settings at import (the README's library example) fails under
+    # uvicorn with this traceback: pydantic's chained error would repeat every input value.
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, **REFUSED_SECRETS})
+    assert set(info.value.problems) == {"SESSION_SECRET", "ZITADEL_DOMAIN"}
+    assert "hunter2" not in "".join(traceback.format_exception(info.value))
 
 
 def test_issuer_with_a_path_is_kept() -> None:

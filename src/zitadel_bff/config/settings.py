@@ -213,6 +213,13 @@ class Settings(SessionSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be a host name or an origin, e.g. https://my-org.zitadel.cloud")
+        if parts.username is not None or parts.password is not None:
+            # The issuer is shown (check, error messages) and compared with the provider's; it
+            # must carry no secret, and ZITADEL takes none there. The value is not repeated.
+            raise ValueError(
+                "must not contain a user name or password (user:password@), "
+                "e.g. https://my-org.zitadel.cloud"
+            )
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise ValueError(
                 "must use https (plain http is allowed only for localhost/loopback), "
@@ -476,7 +483,10 @@ def _load(kind: type[_S], env_file: str | Path | None, overrides: dict[str, Any]
     try:
         return kind(**kwargs)
     except ValidationError as exc:
-        raise ConfigError(problems_of(exc)) from exc
+        # Not chained: pydantic's error repeats every refused value (input_value=...), which
+        # may be a secret or carry credentials, in any traceback printed at start (an app
+        # loading its settings at import, under uvicorn). The problems say it all, our way.
+        raise ConfigError(problems_of(exc)) from None
 
 
 def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:

@@ -6,7 +6,8 @@ httpx says ``ConnectError`` for most of these; the reason is in the exceptions b
 Authlib's token, revocation and introspection calls let httpx's errors through unwrapped.
 
 What is said names the request by its method and endpoint URL only: never its body, which
-carries codes, verifiers, tokens and client secrets.
+carries codes, verifiers, tokens and client secrets; and of an answer, its status and content
+type, never its body, which may carry tokens too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["describe_call", "describe_failure"]
+__all__ = ["describe_call", "describe_failure", "describe_not_json", "without_credentials"]
 
 #: getaddrinfo's "there is no such name" (not "the resolver could not be asked").
 NO_SUCH_NAME = frozenset(
@@ -27,6 +28,17 @@ NO_SUCH_NAME = frozenset(
 DEFAULT_PORTS = {"http": 80, "https": 443}
 #: What an OpenSSL reason usually means, where its name does not say it.
 TLS_HINTS = {"WRONG_VERSION_NUMBER": " (the server there does not speak TLS: http:// instead?)"}
+#: At most this much of a Content-Type header is repeated.
+MAX_CONTENT_TYPE = 100
+#: What a JSON value that is not an object is, by its Python type.
+JSON_KINDS: dict[type, str] = {
+    list: "a JSON array",
+    str: "a JSON string",
+    bool: "a JSON boolean",
+    int: "a JSON number",
+    float: "a JSON number",
+    type(None): "JSON null",
+}
 
 
 def describe_call(
@@ -38,7 +50,23 @@ def describe_call(
         said = _status(outcome)
     else:
         said = describe_failure(outcome, url, timeout=timeout)
-    return f"{method} {_without_credentials(url)} {said}"
+    return f"{method} {without_credentials(url)} {said}"
+
+
+def describe_not_json(method: str, url: str, response: httpx.Response) -> str:
+    """``GET <url> did not return JSON (but text/html)`` or ``... did not return a JSON object
+    (but a JSON array)``: what came back instead of a JSON object, by its content type or the
+    kind of JSON value; the URL shown without any credentials in it."""
+    try:
+        value = response.json()
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        kind = response.headers.get("content-type", "no Content-Type")[:MAX_CONTENT_TYPE]
+        if not response.content:
+            kind = "an empty body"
+        said = f"did not return JSON (but {kind})"
+    else:
+        said = f"did not return a JSON object (but {JSON_KINDS.get(type(value), 'JSON')})"
+    return f"{method} {without_credentials(url)} {said}"
 
 
 def describe_failure(exc: httpx.HTTPError, url: str, *, timeout: float) -> str:
@@ -58,7 +86,8 @@ def _status(response: httpx.Response) -> str:
     return f"answered {response.status_code}"
 
 
-def _without_credentials(url: str) -> str:
+def without_credentials(url: str) -> str:
+    """``url`` without any ``user:password@`` in it."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url

@@ -340,6 +340,20 @@ def test_check_refuses_the_placeholders_of_env_example(
     )
 
 
+def test_check_refuses_credentials_in_the_domain_without_showing_them(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with answering(200, '{"issuer": "http://127.0.0.1"}', "application/json") as provider:
+        monkeypatch.setenv("ZITADEL_DOMAIN", provider.replace("://", "://admin:hunter2@"))
+        assert run_cli(["check"], capsys) == CliResult(
+            2,
+            "",
+            "zitadel-bff: invalid configuration:\n"
+            "  ZITADEL_DOMAIN: must not contain a user name or password (user:password@), "
+            "e.g. https://my-org.zitadel.cloud\n",
+        )
+
+
 @pytest.mark.parametrize("command", [["check"], ["serve"]])
 @pytest.mark.usefixtures("no_server")
 def test_a_callback_path_the_app_does_not_answer_stops_check_and_serve(

@@ -121,7 +121,7 @@ def answer(status: int, **kwargs: Any) -> Handler:
         (
             httpx.Response(200, json=[discovery()]),
             ProviderMisconfigured,
-            f"GET {DISCOVERY_URL} did not return a JSON object",
+            f"GET {DISCOVERY_URL} did not return a JSON object (but a JSON array)",
         ),
         (
             httpx.Response(502, text="bad gateway"),
@@ -240,6 +240,69 @@ async def test_what_a_failed_code_exchange_becomes(
     assert str(info.value) == message
 
 
+#: 200 answers that are no JSON object, and what is said about each after the endpoint's URL:
+#: the content type or the kind of JSON value, never the body.
+NOT_JSON_OBJECTS: dict[str, tuple[Handler, str]] = {
+    "html": (
+        answer(200, text="<html>sign in</html>", headers={"content-type": "text/html"}),
+        "did not return JSON (but text/html)",
+    ),
+    "plain-text": (answer(200, text="ok"), "did not return JSON (but text/plain; charset=utf-8)"),
+    "invalid-json": (
+        answer(200, content=b'{"access_token": "at', headers={"content-type": "application/json"}),
+        "did not return JSON (but application/json)",
+    ),
+    "empty": (answer(200), "did not return JSON (but an empty body)"),
+    "array": (
+        answer(200, json=[{"access_token": "at"}]),
+        "did not return a JSON object (but a JSON array)",
+    ),
+    "string": (answer(200, json="at"), "did not return a JSON object (but a JSON string)"),
+}
+TOKEN_CALLS: dict[str, Callable[[OIDCClient], Awaitable[object]]] = {
+    "code-exchange": lambda c: c.exchange_code("the-code", REQUEST),
+    "refresh": lambda c: c.refresh("the-refresh-token", sub=SUB),
+}
+
+
+@pytest.mark.parametrize("answered", NOT_JSON_OBJECTS)
+@pytest.mark.parametrize("call", TOKEN_CALLS)
+async def test_a_token_answer_that_is_no_json_object_is_refused(call: str, answered: str) -> None:
+    # Authlib raises a bare ValueError for these, which would escape as a 500.
+    token, said = NOT_JSON_OBJECTS[answered]
+    with pytest.raises(ProviderMisconfigured) as info:
+        await TOKEN_CALLS[call](client_for(Provider(token=token)))
+    assert str(info.value) == f"POST {TOKEN_URL} {said}"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        {"access_token": "at", "expires_in": "soon"},
+        {"access_token": "at", "expires_in": [3600]},
+        {"access_token": "at", "expires_at": {"at": 1}},
+    ],
+    ids=["text", "array", "object-expires-at"],
+)
+@pytest.mark.parametrize("call", TOKEN_CALLS)
+async def test_a_token_answer_with_an_unreadable_expiry_is_refused(
+    call: str, token: dict[str, Any]
+) -> None:
+    # Authlib turns these into whole seconds with int(), which raises.
+    with pytest.raises(ProviderMisconfigured) as info:
+        await TOKEN_CALLS[call](client_for(Provider(token=answer(200, json=token))))
+    assert str(info.value) == (
+        f"POST {TOKEN_URL} answered a token response whose expires_in or expires_at is no number"
+    )
+
+
+async def test_an_infinite_expiry_is_refused() -> None:
+    # 1e400 is JSON, and a float infinity to Python: int() overflows.
+    token = answer(200, content=b'{"access_token": "at", "expires_in": 1e400}')
+    with pytest.raises(ProviderMisconfigured):
+        await client_for(Provider(token=token)).refresh("rt-1", sub=SUB)
+
+
 async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None:
     # expires_in true is no number of seconds (though bool is an int in Python): the expiry
     # is unknown, not one second away.
@@ -258,13 +321,21 @@ async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None
         (unreachable, ProviderUnavailable, f"GET {USERINFO_URL} {UNREACHABLE}"),
         (answer(502), ProviderUnavailable, f"GET {USERINFO_URL} answered 502"),
         (answer(403), UserinfoMismatch, f"GET {USERINFO_URL} answered 403"),
-        (answer(200, text="not json"), UserinfoMismatch, "userinfo did not return JSON"),
+        (
+            answer(200, text="not json"),
+            UserinfoMismatch,
+            f"GET {USERINFO_URL} did not return JSON (but text/plain; charset=utf-8)",
+        ),
         (
             answer(200, json={"sub": "someone-else"}),
             UserinfoMismatch,
             "userinfo sub differs from the ID token's",
         ),
-        (answer(200, json=[SUB]), UserinfoMismatch, "userinfo sub differs from the ID token's"),
+        (
+            answer(200, json=[SUB]),
+            UserinfoMismatch,
+            f"GET {USERINFO_URL} did not return a JSON object (but a JSON array)",
+        ),
     ],
     ids=["unreachable", "bad-gateway", "forbidden", "not-json", "other-sub", "array"],
 )
@@ -275,6 +346,16 @@ async def test_what_a_failed_userinfo_becomes(
     with pytest.raises(error) as info:
         await client.userinfo("at", expected_sub=SUB)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("answered", NOT_JSON_OBJECTS)
+async def test_an_introspection_answer_that_is_no_json_object_is_refused(answered: str) -> None:
+    introspect, said = NOT_JSON_OBJECTS[answered]
+    url = f"{ISSUER}/oauth/v2/introspect"
+    client = client_for(Provider(discovery(introspection_endpoint=url), introspect=introspect))
+    with pytest.raises(ProviderMisconfigured) as info:
+        await client.introspect("at")
+    assert str(info.value) == f"POST {url} {said}"
 
 
 async def test_signed_userinfo_is_verified_with_the_providers_keys() -> None:
@@ -317,6 +398,15 @@ async def test_a_failed_revocation_is_logged_and_reported(
     caplog.set_level(logging.WARNING, logger="zitadel_bff.oidc.client")
     assert await client_for(Provider(revoke=revoke)).revoke("rt-1") is False
     assert [r.getMessage() for r in caplog.records] == [logged]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"<html>revoked</html>", b"[]"], ids=["empty", "html", "array"]
+)
+async def test_any_body_of_a_successful_revocation_is_ignored(body: bytes) -> None:
+    # RFC 7009 2.2: the client ignores the content of the response body.
+    revoke = answer(200, content=body, headers={"content-type": "text/html"})
+    assert await client_for(Provider(revoke=revoke)).revoke("rt-1") is True
 
 
 async def test_without_a_revocation_endpoint_nothing_is_revoked() -> None:
@@ -436,3 +526,28 @@ async def test_a_failed_revocation_logs_what_failed(
     assert [r.getMessage() for r in caplog.records] == [
         f"token revocation: POST {base}/oauth/v2/revoke {said.format(address=address)}"
     ]
+
+
+#: What each call raises when the provider answers 200 with an HTML page.
+NOT_JSON_ERRORS: dict[str, type[Exception]] = {
+    "code-exchange": ProviderMisconfigured,
+    "refresh": ProviderMisconfigured,
+    "userinfo": UserinfoMismatch,
+    "introspection": ProviderMisconfigured,
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+async def test_an_html_page_instead_of_json_says_which_endpoint_and_what_came_back(
+    call: str,
+) -> None:
+    # e.g. a proxy's or a captive portal's sign-in page, answered with 200.
+    method, path, make = CALLS[call]
+    with answering(200, "<html>the-access-token</html>") as base:
+        client = client_on(DiscoveryHere(endpoints_at(base)))
+        with pytest.raises(NOT_JSON_ERRORS[call]) as info:
+            await make(client)
+        await client.aclose()
+    said = "did not return JSON (but text/html; charset=utf-8)"
+    assert str(info.value) == f"{method} {base}{path} {said}"
+    assert not [s for s in SECRETS if s in str(info.value)]

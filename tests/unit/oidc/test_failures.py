@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from tests.support.broken import answering
-from zitadel_bff.oidc.failures import describe_call, describe_failure
+from zitadel_bff.oidc.failures import describe_call, describe_failure, describe_not_json
 
 URL = "https://idp.example.com/.well-known/openid-configuration"
+LONG = "text/html; " + "a" * 300
 
 
 def behind(
@@ -84,4 +85,26 @@ def test_a_call_is_named_by_its_method_and_url_without_credentials() -> None:
     assert describe_call("POST", url, refused, timeout=1) == (
         "POST https://idp.example.com:8443/oauth/v2/token failed: "
         "connection refused by idp.example.com:8443"
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "said"),
+    [
+        (
+            httpx.Response(200, text='{"access_token": "at-1"', headers={"content-type": LONG}),
+            f"did not return JSON (but {LONG[:100]})",
+        ),
+        (httpx.Response(200, content=b"\xff\xfe"), "did not return JSON (but no Content-Type)"),
+        (httpx.Response(200, content=b"null"), "did not return a JSON object (but JSON null)"),
+        (httpx.Response(200, json=7), "did not return a JSON object (but a JSON number)"),
+    ],
+    ids=["long-content-type", "not-utf8", "null", "number"],
+)
+def test_an_answer_that_is_no_json_object_is_named_by_its_kind_never_its_body(
+    response: httpx.Response, said: str
+) -> None:
+    url = "https://user:pass@idp.example.com/oauth/v2/token"
+    assert describe_not_json("POST", url, response) == (
+        f"POST https://idp.example.com/oauth/v2/token {said}"
     )

@@ -3,12 +3,16 @@ when the provider refuses the access token."""
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from tests.support.clients import JSON_HEADERS, SESSION_COOKIE
 from tests.support.inprocess import T0, Browser, FakeProvider, ManualClock
 from tests.support.sessions import ADMIN_SUB, ORG_ID, claims_for, new_session
 
 IDLE_TIMEOUT = 3600
 REFRESH_FAILED = {"error": "refresh_failed", "message": "Your session was ended"}
+JSON_TYPE = {"content-type": "application/json"}
 
 
 async def test_session_signed_out_gives_a_token_for_this_browser(browser: Browser) -> None:
@@ -102,3 +106,32 @@ async def test_an_expired_token_the_provider_cannot_refresh_is_a_503(
     assert (resp.status_code, resp.json()["error"]) == (503, "provider_unavailable")
     session = await browser.http.get("/auth/session")
     assert session.json()["authenticated"] is True
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>maintenance</html>", headers={"content-type": "text/html"}),
+        httpx.Response(200, text="OK"),
+        httpx.Response(200, content=b'{"access_token": "at-2",', headers=JSON_TYPE),
+        httpx.Response(200, json=[{"access_token": "at-2"}]),
+        httpx.Response(200, json={"access_token": "at-2", "expires_in": "soon"}),
+    ],
+    ids=["html", "plain-text", "invalid-json", "array", "unreadable-expiry"],
+)
+async def test_an_expired_token_refreshed_with_an_unusable_answer_is_kept(
+    browser: Browser, provider: FakeProvider, clock: ManualClock, answer: httpx.Response
+) -> None:
+    # An unusable answer is the provider's failure, as an outage is: the session stays, is
+    # served as it is (a page, /auth/session), and userinfo says the provider is unavailable.
+    session_id = await browser.sign_in(new_session(T0, token_lifetime=300))
+    clock.advance(301)
+    provider.refreshes.append(answer)
+    resp = await browser.http.get("/auth/userinfo", headers=JSON_HEADERS)
+    assert (resp.status_code, resp.json()["error"]) == (503, "provider_unavailable")
+    assert (await browser.http.get("/api/me")).json()["sub"] == ADMIN_SUB
+    session = await browser.http.get("/auth/session")
+    assert session.json()["authenticated"] is True
+    assert len(provider.calls("/oauth/v2/token")) == 1  # then backing off, as after an outage
+    data = await browser.auth.sessions.load(session_id)
+    assert data is not None and (data.access_token, data.refresh_token) == ("at-1", "rt-1")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from devtools.provider import CLIENT_ID
 
@@ -25,6 +27,8 @@ from tests.support.tokens import at_hash, sign
 from zitadel_bff import DEFAULT_SCOPES
 
 CSRF_FIELD = 'name="csrf_token" value="'
+SIGNIN_LOGGER = "zitadel_bff.auth.routes.signin"
+JSON_TYPE = {"content-type": "application/json"}
 
 
 def page_token(html: str) -> str:
@@ -218,6 +222,38 @@ async def test_a_refused_userinfo_ends_the_sign_in_with_an_error(
     resp = await browser.http.get(f"/auth/callback?code={code}&state={params['state']}")
     assert resp.headers["location"] == "/auth/error?error=userinfo_failed"
     assert browser.cookie(SESSION_COOKIE) is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>maintenance</html>", headers={"content-type": "text/html"}),
+        httpx.Response(200, content=b'{"access_token": "at-9",', headers=JSON_TYPE),
+        httpx.Response(200, json=[{"access_token": "at-9"}]),
+    ],
+    ids=["html", "invalid-json", "array"],
+)
+async def test_a_token_answer_that_is_no_json_object_is_a_clear_error(
+    browser: Browser,
+    provider: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    answer: httpx.Response,
+) -> None:
+    caplog.set_level(logging.WARNING, logger=SIGNIN_LOGGER)
+    params = await start(browser)
+    provider.codes["code-1"] = answer
+    resp = await browser.http.get(f"/auth/callback?code=code-1&state={params['state']}")
+    assert (resp.status_code, resp.headers["location"]) == (
+        303,
+        "/auth/error?error=provider_misconfigured",
+    )
+    assert browser.cookie(SESSION_COOKIE) is None  # no session, not even half of one
+    [logged] = [r.getMessage() for r in caplog.records if r.name == SIGNIN_LOGGER]
+    assert logged.startswith(
+        f"sign-in failed: provider_misconfigured (POST {ISSUER}/oauth/v2/token did not return "
+    )
+    page = await browser.http.get(resp.headers["location"], headers=BROWSER_HEADERS)
+    assert page.status_code == 503 and "<h1>Sign-in is misconfigured</h1>" in page.text
 
 
 @pytest.mark.parametrize(
