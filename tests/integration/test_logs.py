@@ -1,6 +1,7 @@
 """Logs as operators get them from ``zitadel-bff serve``: LOG_FORMAT=json parsed line by line,
 text too; at DEBUG, through a sign-in, a refresh, a sign-out and a back-channel logout, no line
-carries a token, a code, a state, a verifier, a nonce, a cookie or a secret."""
+carries a token, a code, a state, a verifier, a nonce, a cookie or a secret; and hostile text
+sent where the app repeats it forges no line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import queue
 import sqlite3
 import time
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from devtools.flows import FlowResult, follow, login, logout, query_of
 from devtools.provider import CLIENT_SECRET, OPProcess
 
 from tests.support.clients import JSON_HEADERS, browser_client, session_cookie
+from tests.support.hostile import HOSTILE, LONG, check_json_log, check_text_log, unsigned_jwt
 from tests.support.records import read_session
 from tests.support.serve import Served, serve_env
 from tests.support.settings import TEST_SECRET
@@ -110,3 +112,40 @@ def check_json_lines(output: str, echoed: str) -> None:
     # Records logged while serving a request carry its id.
     audit = [e for e in entries if e.get("event") == "sign_in"]
     assert audit and all(e["request_id"] in {a["request_id"] for a in access} for e in audit)
+
+
+def hostile_requests(app: Served) -> None:
+    """A browser back from the provider with a hostile ``?error=``, and a stranger's logout
+    token with a hostile header."""
+    with browser_client() as client:
+        started = client.get(app.url + "/auth/login")
+        state = query_of(started.headers["location"])["state"]
+        query = urlencode(
+            {"error": HOSTILE + LONG[:1500], "error_description": HOSTILE + LONG, "state": state}
+        )
+        back = client.get(app.url + "/auth/callback?" + query)
+        assert back.headers["location"] == "/auth/error?error=login_failed"
+        token = unsigned_jwt({"alg": HOSTILE + LONG, "typ": "JWT"}, {"sub": ADMIN_SUB})
+        posted = client.post(app.url + "/auth/backchannel-logout", data={"logout_token": token},
+                             headers=JSON_HEADERS)
+        assert posted.status_code == 400
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_hostile_text_forges_no_log_line(
+    log_format: str, short_op: OPProcess, port_pool: queue.Queue[int], tmp_path: Path
+) -> None:
+    port = port_pool.get_nowait()
+    env = serve_env(short_op.issuer, port, f"sqlite:///{tmp_path / 'hostile.db'}",
+                    LOG_FORMAT=log_format, ACCESS_LOG="true")
+    try:
+        with Served(env, tmp_path) as app:
+            hostile_requests(app)
+        output = app.output()
+    finally:
+        port_pool.put(port)
+    lines = check_json_log(output) if log_format == "json" else check_text_log(output)
+    assert any("the provider answered error 'invalid_grant\\r\\n2030-01-01" in line
+               for line in lines)
+    assert any("logout token rejected: alg 'invalid_grant\\r\\n2030-01-01" in line
+               for line in lines)

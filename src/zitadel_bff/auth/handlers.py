@@ -18,6 +18,7 @@ from ..errors import (
     ReauthenticationRequired,
     SessionEnded,
 )
+from ..observability import shown
 from .messages import message_for
 from .rendering import error_response, wants_json
 
@@ -45,10 +46,15 @@ def login_redirect(
     return RedirectResponse(url, status_code=303)
 
 
+def _path(request: Request) -> str:
+    # The client writes the path, percent-decoded into any character at all.
+    return shown(request.url.path)
+
+
 async def _bff_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BFFError)
     level = logging.ERROR if exc.status >= 500 else logging.INFO
-    logger.log(level, "%s %s -> %s: %s", request.method, request.url.path, exc.code, exc)
+    logger.log(level, "%s %s -> %s: %s", request.method, _path(request), exc.code, exc)
     if isinstance(exc, NotAuthenticated):
         return _not_authenticated(request, exc)
     if isinstance(exc, LoginError) and not wants_json(request):
@@ -84,12 +90,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    logger.info("%s %s -> bad_request", request.method, request.url.path)
+    logger.info("%s %s -> bad_request", request.method, _path(request))
     return await error_response(request, "bad_request", status=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.error("unhandled error on %s %s", request.method, _path(request), exc_info=exc)
     return await error_response(request, "internal_error", status=500)
 
 

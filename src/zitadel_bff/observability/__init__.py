@@ -3,6 +3,7 @@
 Everything here is off until asked for, and costs nothing per request while off: the metrics
 default to :data:`NO_METRICS` (methods that do nothing), and request ids and the access log are
 added by a subclass of the middleware that is installed only when they are wanted.
+:func:`shown` makes text from outside fit for a log line or an error message.
 """
 
 from .logs import (
@@ -14,6 +15,7 @@ from .logs import (
     set_request_id,
 )
 from .metrics import NO_METRICS, Metrics, MetricsServer, multiprocess_dir
+from .untrusted import shown
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -26,4 +28,5 @@ __all__ = [
     "current_request_id",
     "multiprocess_dir",
     "set_request_id",
+    "shown",
 ]

@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..keyfile import ClientKey
 from ..observability.metrics import NO_METRICS, NullMetrics
+from ..observability.untrusted import shown
 from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
 from .failures import describe_call, describe_not_json, without_credentials
 from .keys import JWKSCache
@@ -292,7 +293,8 @@ class OIDCClient:
             with self.metrics.provider_call("token"):
                 token = await call
         except OAuthError as exc:
-            raise TokenExchangeFailed(f"token endpoint refused: {exc.error}") from exc
+            # The error code only: error_description is free text, and may be anything.
+            raise TokenExchangeFailed(f"token endpoint refused: {shown(exc.error)}") from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(self._described("POST", url, exc)) from exc
         if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):

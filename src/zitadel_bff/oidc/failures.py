@@ -7,7 +7,9 @@ Authlib's token, revocation and introspection calls let httpx's errors through u
 
 What is said names the request by its method and endpoint URL only: never its body, which
 carries codes, verifiers, tokens and client secrets; and of an answer, its status and content
-type, never its body, which may carry tokens too.
+type, never its body, which may carry tokens too. What the provider sent (the endpoint URLs of
+its discovery document, a Location, a Content-Type, an error message that quotes it) is shown
+escaped and cut (:func:`~zitadel_bff.observability.shown`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
+
+from ..observability.untrusted import shown
 
 __all__ = ["describe_call", "describe_failure", "describe_not_json", "without_credentials"]
 
@@ -50,7 +54,7 @@ def describe_call(
         said = _status(outcome)
     else:
         said = describe_failure(outcome, url, timeout=timeout)
-    return f"{method} {without_credentials(url)} {said}"
+    return f"{method} {shown(without_credentials(url))} {said}"
 
 
 def describe_not_json(method: str, url: str, response: httpx.Response) -> str:
@@ -60,13 +64,13 @@ def describe_not_json(method: str, url: str, response: httpx.Response) -> str:
     try:
         value = response.json()
     except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
-        kind = response.headers.get("content-type", "no Content-Type")[:MAX_CONTENT_TYPE]
+        kind = shown(response.headers.get("content-type", "no Content-Type"), MAX_CONTENT_TYPE)
         if not response.content:
             kind = "an empty body"
         said = f"did not return JSON (but {kind})"
     else:
         said = f"did not return a JSON object (but {JSON_KINDS.get(type(value), 'JSON')})"
-    return f"{method} {without_credentials(url)} {said}"
+    return f"{method} {shown(without_credentials(url))} {said}"
 
 
 def describe_failure(exc: httpx.HTTPError, url: str, *, timeout: float) -> str:
@@ -82,7 +86,7 @@ def describe_failure(exc: httpx.HTTPError, url: str, *, timeout: float) -> str:
 def _status(response: httpx.Response) -> str:
     location = response.headers.get("location")
     if response.is_redirect and location:
-        return f"answered {response.status_code}, a redirect to {location}"
+        return f"answered {response.status_code}, a redirect to {shown(location)}"
     return f"answered {response.status_code}"
 
 
@@ -106,7 +110,8 @@ def _reason(exc: httpx.HTTPError, url: str, timeout: float) -> str:
         reason = _os_reason(cause, host, address)
         if reason:
             return reason
-    return exc.__class__.__name__ + (f" ({exc})" if str(exc) else "")
+    # httpx's and h11's messages may quote what the server sent.
+    return exc.__class__.__name__ + (f" ({shown(exc)})" if str(exc) else "")
 
 
 def _os_reason(cause: BaseException, host: str, address: str) -> str | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProviderMisconfigured
+from ..observability.untrusted import shown
 
 __all__ = ["AuthRequest", "ProviderMetadata", "TokenSet", "new_auth_request", "token_set"]
 
@@ -38,7 +39,8 @@ class ProviderMetadata:
         # stored without a trailing slash, so "https://op/" matches a configured "https://op/").
         if issuer.rstrip("/") != expected_issuer.rstrip("/"):
             raise ProviderMisconfigured(
-                f"discovery issuer {issuer!r} differs from ZITADEL_DOMAIN {expected_issuer!r}"
+                f"discovery issuer {shown(repr(issuer))} differs from ZITADEL_DOMAIN "
+                f"{expected_issuer!r}"
             )
         missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
                    if not isinstance(doc.get(k), str)]

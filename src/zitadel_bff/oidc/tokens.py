@@ -26,6 +26,7 @@ from ..errors import (
     InvalidLogoutToken,
     UserinfoMismatch,
 )
+from ..observability.untrusted import shown
 from .keys import KEY_TYPES_BY_ALG, JWKSCache
 
 __all__ = ["BACKCHANNEL_EVENT", "TokenValidator"]
@@ -68,7 +69,7 @@ class TokenValidator:
         try:
             return await self._verify(token)
         except (ValueError, TypeError, KeyError, JoseError) as exc:
-            raise error(f"{what} rejected: {exc}") from exc
+            raise error(f"{what} rejected: {shown(exc)}") from exc
 
     async def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check the signature; return (header, claims). Raises ValueError on any failure.
@@ -80,7 +81,8 @@ class TokenValidator:
         """
         header = _header(token)
         if header.get("alg") != self.alg:
-            raise ValueError(f"alg {header.get('alg')!r} is not the pinned {self.alg}")
+            # Anybody may write the header (a posted logout token, a bearer token).
+            raise ValueError(f"alg {shown(repr(header.get('alg')))} is not the pinned {self.alg}")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise ValueError("kid is not a string")
@@ -142,7 +144,7 @@ class TokenValidator:
             checked = CodeIDToken(claims, header, options, params)
             checked.validate(now=int(time.time()), leeway=self.leeway)
         except (ValueError, TypeError, KeyError, JoseError) as exc:
-            raise InvalidIDToken(f"ID token rejected: {exc}") from exc
+            raise InvalidIDToken(f"ID token rejected: {shown(exc)}") from exc
         if nonce is not None and claims.get("nonce") != nonce:
             raise InvalidIDToken("ID token rejected: nonce mismatch")
         if expected_sub is not None and claims.get("sub") != expected_sub:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.broken import answering, closed_port, silent
+from tests.support.hostile import HOSTILE, LONG, check_said
 from tests.support.tokens import CLIENT, ISSUER, KEY, sign
 from zitadel_bff import (
     InvalidIDToken,
@@ -150,6 +151,35 @@ async def test_unusable_discovery_documents_are_refused(
     assert str(info.value) == message
 
 
+#: What a broken or hostile provider may answer, and how what is said about it begins: its
+#: text shown on one line (escaped) and cut.
+HOSTILE_ANSWERS: dict[str, tuple[Handler, str]] = {
+    "discovery-issuer": (
+        answer(200, json=discovery(issuer=HOSTILE + LONG)),
+        "discovery issuer 'invalid_grant\\r\\n2030-01-01 ",
+    ),
+    "redirect": (  # httpx refuses a Location with an ASCII control; C1 and length pass
+        answer(302, headers=[(b"location", b"https://e.example/\x9b2J" + LONG.encode())]),
+        f"GET {DISCOVERY_URL} answered 302, a redirect to https://e.example/\\x9b2JAAA",
+    ),
+    "content-type": (
+        answer(200, text="<html>", headers=[(b"content-type", b"text/html\x1b[2J\x9b31m")]),
+        f"GET {DISCOVERY_URL} did not return JSON (but text/html\\x1b[2J\\x9b31m)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("response", "begins"), HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS)
+async def test_a_hostile_discovery_answer_is_told_on_one_short_line(
+    response: Handler, begins: str
+) -> None:
+    with pytest.raises(ProviderMisconfigured) as info:
+        await client_for(response).metadata()
+    said = str(info.value)
+    check_said(said)
+    assert said.startswith(begins)
+
+
 async def test_discovery_is_loaded_once_by_concurrent_callers() -> None:
     provider = Provider()
     entered, gate = asyncio.Event(), asyncio.Event()
@@ -238,6 +268,19 @@ async def test_what_a_failed_code_exchange_becomes(
     with pytest.raises(error) as info:
         await client.exchange_code("code", REQUEST)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("field", ["error", "error_description"])
+async def test_a_hostile_oauth_error_is_told_on_one_short_line(field: str) -> None:
+    """The token endpoint's ``error`` is repeated (escaped, cut), its ``error_description``
+    never: it may be anything at all."""
+    refusal = {"error": "invalid_grant", field: HOSTILE + LONG}
+    client = client_for(Provider(token=answer(400, json=refusal)))
+    with pytest.raises(TokenExchangeFailed) as info:
+        await client.exchange_code("code", REQUEST)
+    said = str(info.value)
+    check_said(said)
+    assert said.startswith("token endpoint refused: invalid_grant")
 
 
 #: 200 answers that are no JSON object, and what is said about each after the endpoint's URL:

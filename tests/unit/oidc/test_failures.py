@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from tests.support.broken import answering
+from tests.support.hostile import HOSTILE, check_said
+from tests.support.hostile import LONG as TEN_THOUSAND
 from zitadel_bff.oidc.failures import describe_call, describe_failure, describe_not_json
 
 URL = "https://idp.example.com/.well-known/openid-configuration"
@@ -93,7 +95,7 @@ def test_a_call_is_named_by_its_method_and_url_without_credentials() -> None:
     [
         (
             httpx.Response(200, text='{"access_token": "at-1"', headers={"content-type": LONG}),
-            f"did not return JSON (but {LONG[:100]})",
+            f"did not return JSON (but {LONG[:100]}... (311 characters))",
         ),
         (httpx.Response(200, content=b"\xff\xfe"), "did not return JSON (but no Content-Type)"),
         (httpx.Response(200, content=b"null"), "did not return a JSON object (but JSON null)"),
@@ -108,3 +110,11 @@ def test_an_answer_that_is_no_json_object_is_named_by_its_kind_never_its_body(
     assert describe_not_json("POST", url, response) == (
         f"POST https://idp.example.com/oauth/v2/token {said}"
     )
+
+
+def test_an_error_that_repeats_what_the_server_sent_is_told_on_one_short_line() -> None:
+    """h11 and httpx put what the server sent into their messages."""
+    exc = httpx.RemoteProtocolError(f"illegal header line: {HOSTILE}{TEN_THOUSAND}")
+    said = describe_failure(exc, URL, timeout=1)
+    check_said(said)
+    assert said.startswith("failed: RemoteProtocolError (illegal header line: invalid_grant\\r\\n")

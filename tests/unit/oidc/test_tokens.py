@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.hostile import HOSTILE, LONG, check_said, unsigned_jwt
 from tests.support.times import FromNow
 from tests.support.tokens import (
     ACCESS,
@@ -140,6 +141,24 @@ async def test_invalid_logout_tokens(changes: dict[str, Any], reason: str) -> No
 async def test_logout_token_typ_must_fit() -> None:
     with pytest.raises(InvalidLogoutToken):
         await validator().logout_token(sign(logout_claims(), typ="at+jwt"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"alg": HOSTILE + LONG}, {"alg": "RS256", "kid": 7, "typ": "JWT"}, {"alg": ["RS256"]}],
+    ids=["hostile-alg", "kid-not-a-string", "alg-a-list"],
+)
+async def test_a_hostile_token_header_is_told_on_one_short_line(header: dict[str, Any]) -> None:
+    """Anybody may post a logout token or send a bearer token: what its header says is
+    repeated escaped and cut."""
+    token = unsigned_jwt(header, logout_claims())
+    with pytest.raises(InvalidLogoutToken) as logout:
+        await validator().logout_token(token)
+    with pytest.raises(InvalidIDToken) as id_token:
+        await validator().id_token(token, nonce="n-1")
+    for said in (str(logout.value), str(id_token.value)):
+        check_said(said)
+    assert str(logout.value).startswith("logout token rejected: ")
 
 
 async def test_signed_userinfo() -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...errors import BFFError, Forbidden, NotAuthenticated, SessionEnded
+from ...observability import shown
 from ...web import context_of, safe_return_to
 from ..dependencies import public
 from ..messages import message_for
@@ -40,7 +41,8 @@ async def check(request: Request) -> Response:
             raise NotAuthenticated("sign in to use this address")
         allowed = _allowed_roles(request)
         if allowed and not allowed & session.profile.roles.keys():
-            raise Forbidden(f"this address needs one of the roles {', '.join(sorted(allowed))}")
+            roles = shown(", ".join(sorted(allowed)))  # the query's, so anybody's
+            raise Forbidden(f"this address needs one of the roles {roles}")
     except BFFError as exc:
         return _refusal(request, exc)
     response = Response(status_code=200)

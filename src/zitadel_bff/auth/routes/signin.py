@@ -19,7 +19,7 @@ from ...errors import (
     StaleAuthentication,
     UserinfoMismatch,
 )
-from ...observability import audit
+from ...observability import audit, shown
 from ...oidc import AuthRequest
 from ...sessions import SessionData
 from ...web import context_of, safe_return_to
@@ -123,7 +123,7 @@ def _callback_params(request: Request) -> tuple[str, str]:
     if error is not None:
         if error == "access_denied":
             raise ProviderDenied("the user or the provider cancelled the sign-in")
-        raise LoginError(f"the provider answered error {error[:64]!r}")
+        raise LoginError(f"the provider answered error {shown(repr(error), MAX_CODE)}")
     if not state or not code:
         raise MalformedCallback("code or state missing")
     return state, code

@@ -14,6 +14,7 @@ import pytest
 from devtools.provider import CLIENT_ID
 
 from tests.support.clients import BROWSER_HEADERS, JSON_HEADERS, SESSION_COOKIE
+from tests.support.hostile import HOSTILE, LONG
 from tests.support.inprocess import (
     APP_URL,
     ISSUER,
@@ -319,3 +320,23 @@ async def test_the_error_page_explains_the_code(
     page = await browser.http.get(f"/auth/error?error={error}", headers=BROWSER_HEADERS)
     assert page.status_code == status
     assert f"<h1>{title}</h1>" in page.text
+
+
+async def test_the_pages_repeat_nothing_a_hostile_callback_sent(browser: Browser) -> None:
+    """``?error=`` and ``error_description`` reach no page: the error page names only one of its
+    own codes (the log line: tests/unit/observability/test_untrusted.py)."""
+    params = await start(browser)
+    query = urlencode(
+        {"error": HOSTILE + "<b>", "error_description": HOSTILE + LONG, "state": params["state"]}
+    )
+    resp = await browser.http.get(f"/auth/callback?{query}")
+    assert resp.headers["location"] == "/auth/error?error=login_failed"
+    page = await browser.http.get(resp.headers["location"], headers=BROWSER_HEADERS)
+    login = await browser.http.get(
+        "/auth/login?" + urlencode({"error": HOSTILE[:60] + "<b>"}), headers=BROWSER_HEADERS
+    )
+    assert (page.status_code, login.status_code) == (400, 200)
+    for shown in (page.text, login.text):
+        assert "invalid_grant" not in shown and "<b>" not in shown
+        assert "\x1b" not in shown and "2030-01-01" not in shown
+    assert "Error code: <code>login_failed</code>" in page.text
