@@ -159,6 +159,81 @@ def test_credentials_in_the_domain_are_refused_and_not_repeated(domain: str) -> 
     assert "hunter2" not in str(info.value) and "admin" not in str(info.value)
 
 
+#: Ports no URL may name: not a number, out of range, 0 (no server listens there), or nothing
+#: after the colon (a port forgotten).
+BAD_PORTS = ["abc", "99999", "65536", "0", "", "-1", "+80", " 443"]
+BAD_PORT_IDS = ["letters", "99999", "65536", "zero", "empty", "negative", "plus", "space"]
+#: The public URL settings, each with a URL naming the port ``{port}``, and its example.
+PUBLIC_URLS = {
+    "zitadel_domain": ("https://x.example:{port}", "https://my-org.zitadel.cloud"),
+    "zitadel_callback_url": (
+        "https://app.example.com:{port}/auth/callback",
+        "https://app.example.com/auth/callback",
+    ),
+    "zitadel_post_logout_url": (
+        "https://app.example.com:{port}/auth/logout/callback",
+        "https://app.example.com/auth/logout/callback",
+    ),
+}
+
+
+@pytest.mark.parametrize("port", BAD_PORTS, ids=BAD_PORT_IDS)
+@pytest.mark.parametrize("field", PUBLIC_URLS)
+def test_a_public_url_with_an_invalid_port_is_refused_at_start(field: str, port: str) -> None:
+    # Unchecked, the first sign-in would fail on it (httpx refuses such a URL), or the
+    # browser's Origin would never match the app's.
+    url, good = PUBLIC_URLS[field]
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, field: url.format(port=port)})
+    assert info.value.problems == {
+        field.upper(): "has an invalid port: it must be a number from 1 to 65535, or be left "
+        f"out, e.g. {good}"
+    }
+
+
+@pytest.mark.parametrize("domain", ["x.example:abc", "x.example:99999", "x.example:0"])
+def test_a_domain_without_scheme_with_an_invalid_port_is_refused(domain: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, "zitadel_domain": domain})
+    assert list(info.value.problems) == ["ZITADEL_DOMAIN"]
+    assert info.value.problems["ZITADEL_DOMAIN"].startswith("has an invalid port")
+
+
+@pytest.mark.parametrize("port", BAD_PORTS, ids=BAD_PORT_IDS)
+@pytest.mark.parametrize(
+    ("field", "url", "message"),
+    [
+        ("upstream_url", "http://127.0.0.1:{port}/v1", "has an invalid port"),
+        ("api_routes", "/api/orders=http://127.0.0.1:{port}/v1", "has an invalid port"),
+        ("session_store", "redis://localhost:{port}/0",
+         "has an invalid port, e.g. redis://localhost:6379/0"),
+    ],
+)
+def test_every_other_url_with_an_invalid_port_is_refused(
+    field: str, url: str, message: str, port: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, field: url.format(port=port)})
+    assert list(info.value.problems) == [field.upper()]
+    assert message in info.value.problems[field.upper()]
+
+
+@pytest.mark.parametrize("port", ["1", "8443", "65535"])
+def test_urls_with_a_valid_port_are_accepted(port: str) -> None:
+    s = load_settings(
+        None,
+        **{
+            **GOOD,
+            **{field: url.format(port=port) for field, (url, _) in PUBLIC_URLS.items()},
+            "upstream_url": f"http://127.0.0.1:{port}/v1",
+            "session_store": f"redis://localhost:{port}/0",
+        },
+    )
+    assert s.issuer == f"https://x.example:{port}"
+    assert s.public_origin == f"https://app.example.com:{port}"
+    assert s.upstream_url == f"http://127.0.0.1:{port}/v1"
+
+
 #: Refused values that must not be repeated anywhere, the traceback included.
 REFUSED_SECRETS = {
     "session_secret": "hunter2-too-short",

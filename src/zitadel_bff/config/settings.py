@@ -28,7 +28,9 @@ from ..keyfile import ClientKey, read_client_key
 from .problems import EXAMPLES, example, problems_of
 from .stores import check_store_url
 from .values import (
+    INVALID_PORT,
     absolute_url,
+    has_valid_port,
     is_loopback_host,
     parse_api_routes,
     parse_public_paths,
@@ -220,6 +222,9 @@ class Settings(SessionSettings):
                 "must not contain a user name or password (user:password@), "
                 "e.g. https://my-org.zitadel.cloud"
             )
+        if not has_valid_port(parts):
+            # httpx would refuse it at the first call to the provider, not at start.
+            raise ValueError(f"{INVALID_PORT}, e.g. https://my-org.zitadel.cloud")
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise ValueError(
                 "must use https (plain http is allowed only for localhost/loopback), "

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from .values import has_valid_port
+
 __all__ = ["SESSION_STORE_CHECKS", "check_store_url", "display_store_url", "split_hosts"]
 
 
@@ -37,9 +39,7 @@ def _memory_store(url: str) -> str | None:
 def _redis_store(url: str) -> str | None:
     # Never echo the URL: it may carry a password.
     parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError:
+    if not has_valid_port(parts):
         return f"has an invalid port, e.g. {REDIS_EXAMPLE}"
     if not parts.hostname:
         return f"names no host, e.g. {REDIS_EXAMPLE}"

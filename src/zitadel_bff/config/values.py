@@ -7,17 +7,24 @@ person who set the variable can act on.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 __all__ = [
+    "INVALID_PORT",
     "RESERVED_PATHS",
     "absolute_url",
+    "has_valid_port",
     "is_loopback_host",
     "parse_api_routes",
     "parse_path_prefix",
     "parse_public_paths",
     "parse_upstream_url",
 ]
+
+#: The ports a URL may name: 0 is none a server listens on.
+PORTS = range(1, 65536)
+#: What is wrong with a URL for which :func:`has_valid_port` is False.
+INVALID_PORT = "has an invalid port: it must be a number from 1 to 65535, or be left out"
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -32,12 +39,27 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def has_valid_port(parts: SplitResult) -> bool:
+    """Whether the URL names no port, or one from 1 to 65535. Refused: letters, signs or
+    spaces, a number out of range, 0, and a colon with nothing after it (a port forgotten,
+    which would make the origin differ from the one browsers and httpx use)."""
+    try:
+        port = parts.port
+    except ValueError:  # not ASCII digits, or above 65535
+        return False
+    if port is None:
+        return not parts.netloc.endswith(":")
+    return port in PORTS
+
+
 def absolute_url(value: str, *, example: str) -> str:
-    """An absolute http(s) URL (https unless on a loopback host), without a fragment;
-    ``example`` is a good value of the variable, for the messages."""
+    """An absolute http(s) URL (https unless on a loopback host) with a valid port if any,
+    without a fragment; ``example`` is a good value of the variable, for the messages."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an absolute http(s) URL, e.g. {example}")
+    if not has_valid_port(parts):
+        raise ValueError(f"{INVALID_PORT}, e.g. {example}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(
             f"must use https (plain http is allowed only for localhost/loopback), e.g. {example}"
@@ -83,10 +105,8 @@ def parse_upstream_url(value: str) -> str:
         raise ValueError(f"{parts.hostname}: credentials in the URL are not supported")
     if parts.query or parts.fragment or "?" in value or "#" in value:
         raise ValueError(f"{value!r} must not have a query or a #fragment")
-    try:
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError:
-        raise ValueError(f"{value!r} has an invalid port") from None
+    if not has_valid_port(parts):
+        raise ValueError(f"{value!r} {INVALID_PORT}")
     if parts.path not in ("", "/"):
         parse_path_prefix(parts.path)
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
