@@ -242,6 +242,23 @@ def test_traversal_and_smuggling_attempts_are_refused(
     assert echo.received == []
 
 
+def test_a_refused_path_is_logged_on_one_line(
+    api_app: ThreadedServer,
+    echo: Echo,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="zitadel_bff.auth.proxy")
+    with signed_in(api_app) as client:
+        cookie = cookie_of(client)
+        status, _ = raw_request(api_app.port, "GET", "/api/orders/x%0d%0aFAKE%20record%1b[31m",
+                                {"cookie": f"zbff_session={cookie}", **JSON})
+    assert status == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == "zitadel_bff.auth.proxy"]
+    assert len(lines) == 1, lines
+    assert "\r" not in lines[0] and "\n" not in lines[0] and "\x1b" not in lines[0]
+    assert "/api/orders/x\\r\\nFAKE" in lines[0]
+
+
 def test_an_absolute_form_target_cannot_reach_another_host(
     api_app: ThreadedServer,
     echo: Echo,

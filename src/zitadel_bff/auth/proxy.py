@@ -29,6 +29,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..config import Settings, parse_api_routes
 from ..errors import BFFError, NotAuthenticated, SessionEnded
+from ..observability import shown
 from ..observability.metrics import NullMetrics
 from ..sessions import SessionData
 from ..web import (
@@ -166,7 +167,8 @@ def _counted(metrics: NullMetrics, route: str, send: Send) -> Send:
 
 def _log(scope: Scope, exc: BFFError) -> None:
     level = logging.WARNING if exc.status >= 500 else logging.INFO
-    logger.log(level, "%s %s -> %s: %s", scope["method"], scope["path"], exc.code, exc)
+    logger.log(level, "%s %s -> %s: %s", scope["method"], shown(scope["path"]), exc.code,
+               shown(exc))
 
 
 class ApiRoutes:

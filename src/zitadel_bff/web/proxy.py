@@ -34,6 +34,7 @@ from urllib.parse import unquote
 from starlette.types import Message, Receive, Scope, Send
 
 from ..errors import BadRequest, UpstreamTimeout, UpstreamUnavailable
+from ..observability import shown
 from .http1 import ConnectionPool, Response, UpstreamError
 
 __all__ = [
@@ -425,8 +426,8 @@ class ReverseProxy:
             logger.warning(
                 "upstream answer to %s %s broke off: %s",
                 scope["method"],
-                scope["path"],
-                exc,
+                shown(scope["path"]),
+                shown(exc),
             )
 
 
