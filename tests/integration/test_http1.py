@@ -434,6 +434,42 @@ async def test_answers_without_a_body_keep_the_connection(
 # --- malformed answers -----------------------------------------------------------------------
 
 
+async def test_an_answer_head_over_the_limit_fails_and_closes_the_connection() -> None:
+    closed = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        value = "v" * 1000
+        fields = [(f"X-Field-{n}", value) for n in range(http1.MAX_HEAD // 1000 + 1)]
+        await peer.send(answer(b"body", headers=fields))
+        await peer.client_closed()
+        closed.set()
+
+    async with upstream(script) as (server, pool):
+        with pytest.raises(UpstreamError, match=re.escape(f"head is over {http1.MAX_HEAD} bytes")):
+            await fetch(pool, server.origin)
+        await closed.wait()
+
+
+async def test_an_endless_header_line_fails_at_the_head_limit() -> None:
+    """One header line that never ends (no CRLF): the client must not hold it all."""
+    closed = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+        try:
+            while True:
+                await peer.send(b"v" * 65536)
+        except ConnectionError:
+            closed.set()
+
+    async with upstream(script) as (server, pool):
+        with pytest.raises(UpstreamError, match=re.escape(f"head is over {http1.MAX_HEAD} bytes")):
+            await fetch(pool, server.origin)
+        await closed.wait()
+
+
 @pytest.mark.parametrize(
     "sent",
     [
@@ -1065,6 +1101,8 @@ UVLOOP_CASES: dict[str, Callable[[], Awaitable[None]]] = {
     ),
     "1xx": test_informational_answers_are_skipped,
     "head": lambda: test_a_head_answer_ends_with_its_head(b"x" * 1000),
+    "max-head": test_an_answer_head_over_the_limit_fails_and_closes_the_connection,
+    "endless-header": test_an_endless_header_line_fails_at_the_head_limit,
     "refused": test_a_refused_connection_names_the_address,
     "back-pressure": lambda: test_a_slowly_read_big_answer_is_buffered_within_bounds(True),
     "upload": lambda: test_a_request_body_arrives_byte_exact(chunked=True),

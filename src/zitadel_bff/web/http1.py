@@ -78,6 +78,8 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_size = 0
+        #: Bytes received before the answer's head was complete (1xx answers included).
+        self.before_head = 0
         self.head_done = False
         self.keep_alive = False
         self.complete = False
@@ -101,12 +103,18 @@ class _Connection(asyncio.Protocol):
         self.received = True
         try:
             self.parser.feed_data(data)
-        except UpstreamError as exc:
-            self._fail(exc)
-            self.close()
         except httptools.HttpParserError as exc:
-            self._fail(UpstreamError(f"the upstream's answer is not valid HTTP/1.1 ({exc})"))
-            self.close()
+            # An error raised by a callback below reaches us as the context of httptools' own.
+            error = exc.__context__
+            if not isinstance(error, UpstreamError):
+                error = UpstreamError(f"the upstream's answer is not valid HTTP/1.1 ({exc})")
+            self._broken(error)
+            return
+        if not self.head_done:
+            # httptools holds a header line until it ends: bound what it may hold.
+            self.before_head += len(data)
+            if self.before_head > MAX_HEAD:
+                self._broken(UpstreamError(f"the upstream's answer head is over {MAX_HEAD} bytes"))
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -179,6 +187,10 @@ class _Connection(asyncio.Protocol):
     def _finish(self) -> None:
         self.complete = True
         self._wake()
+
+    def _broken(self, error: UpstreamError) -> None:
+        self._fail(error)
+        self.close()
 
     def _fail(self, error: UpstreamError) -> None:
         if self.error is None and not self.complete:
