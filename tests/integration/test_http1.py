@@ -327,6 +327,7 @@ CUT_SHORT = {
     "chunked-mid-chunk": (CHUNKED + b"6\r\n012345\r\n4\r\n67", b"01234567"),
     "chunked-between-chunks": (CHUNKED + b"6\r\n012345\r\n", b"012345"),
     "chunked-no-last-crlf": (CHUNKED + b"6\r\n012345\r\n0\r\n", b"012345"),
+    "Chunked-capitalised": (CHUNKED.replace(b"chunked", b"Chunked") + b"1\r\n0\r\n", b"0"),
     "gzip-chunked": (CHUNKED.replace(b"chunked", b"gzip, chunked") + b"1\r\n0\r\n", b"0"),
 }
 
@@ -347,6 +348,51 @@ async def test_a_framed_answer_cut_short_fails_instead_of_ending(sent: bytes, he
             data = await response.read()
             pytest.fail(f"read {data!r} where the answer broke")
         assert not response.at_eof
+        response.release()
+
+
+async def test_an_answer_framed_by_the_end_ended_by_a_reset_fails() -> None:
+    """A reset is no end: the answer it cuts is incomplete (RFC 9112 8)."""
+    reset = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(answer(b"partial", length=False))
+        await reset.wait()
+        peer.reset()
+
+    async with upstream(script) as (server, pool):
+        response = await pool.request(server.origin, ConnectionPool.head_for(b"GET", b"/", []))
+        assert await read_exactly(response, 7) == b"partial"
+        reset.set()
+        with pytest.raises(UpstreamError):
+            data = await response.read()
+            pytest.fail(f"read {data!r} where a reset cut the answer")
+        response.release()
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["length", "end-of-connection"])
+async def test_an_abandoned_answer_fails_its_reads(length: bool) -> None:
+    """``Response.close()`` (the client went away): reads fail, also once the connection is
+    gone, whatever frames the answer (its end is no end of the answer then)."""
+    ended = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(answer(b"0123456789", length=length)[:-5])
+        await peer.client_closed()
+        ended.set()
+
+    async with upstream(script) as (server, pool):
+        response = await pool.request(server.origin, ConnectionPool.head_for(b"GET", b"/", []))
+        assert await read_exactly(response, 5) == b"01234"
+        response.close()
+        with pytest.raises(UpstreamError, match="abandoned"):
+            await response.read()
+        await ended.wait()  # the client's side of the connection is closed too
+        with pytest.raises(UpstreamError, match="abandoned"):
+            data = await response.read()
+            pytest.fail(f"read {data!r} from an abandoned answer")
         response.release()
 
 
@@ -1096,6 +1142,7 @@ UVLOOP_CASES: dict[str, Callable[[], Awaitable[None]]] = {
     "unsolicited": test_unsolicited_bytes_on_an_idle_connection_drop_it,
     "chunked": test_a_chunked_answer_streams_as_it_arrives,
     "close-framed": test_an_answer_framed_by_the_end_of_the_connection,
+    "reset": test_an_answer_framed_by_the_end_ended_by_a_reset_fails,
     "cut-short": lambda: test_a_framed_answer_cut_short_fails_instead_of_ending(
         *CUT_SHORT["chunked-mid-chunk"]
     ),

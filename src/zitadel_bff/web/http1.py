@@ -122,8 +122,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool._lost(self)
-        if self.head_done and not self.complete and not self.length_known and not self.head_only:
-            self._finish()  # an answer framed by the end of the connection
+        framed_by_end = self.head_done and not self.length_known and not self.head_only
+        if framed_by_end and not self.complete and exc is None and self.error is None:
+            self._finish()  # the orderly end of an answer framed by it (a reset cuts it short)
         elif not self.complete:
             retryable = self.reused and not self.received
             self._fail(UpstreamError("the upstream closed the connection", retryable=retryable))
@@ -149,7 +150,9 @@ class _Connection(asyncio.Protocol):
         if self.head_size > MAX_HEAD:
             raise UpstreamError(f"the upstream's answer head is over {MAX_HEAD} bytes")
         name = name.lower()
-        if name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value):
+        if name == b"content-length" or (
+            name == b"transfer-encoding" and b"chunked" in value.lower()  # RFC 9112 7
+        ):
             self.length_known = True
         self.headers.append((name, value))
 
