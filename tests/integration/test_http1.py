@@ -241,6 +241,29 @@ async def test_unsolicited_bytes_on_an_idle_connection_drop_it() -> None:
         assert server.connections == 2
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [b"HTTP/1.1 200 OK\r\nContent-Le", answer(b"smuggled"), b"garbage"],
+    ids=["partial-answer", "whole-answer", "garbage"],
+)
+async def test_bytes_after_an_answer_drop_its_connection(extra: bytes) -> None:
+    """What follows an answer in the same write cannot be the next request's answer: the
+    connection is not kept (else the next request would read it)."""
+
+    async def script(peer: Peer) -> None:
+        if peer.index > 0:
+            return await numbered(peer)
+        await peer.request()
+        await peer.send(answer(b"ok") + extra)
+        while await peer.head() is not None:
+            await peer.send(answer(b"misread"))
+
+    async with upstream(script) as (server, pool):
+        assert (await fetch(pool, server.origin)).body == b"ok"
+        assert (await fetch(pool, server.origin)).body == b"1/0"
+        assert server.connections == 2
+
+
 # --- framing ---------------------------------------------------------------------------------
 
 
@@ -259,7 +282,7 @@ async def test_an_answer_framed_by_its_length() -> None:
 
 async def test_a_chunked_answer_streams_as_it_arrives() -> None:
     """Each piece is read before the upstream sends the next; a chunk and its size line split
-    across writes; the connection kept."""
+    across writes; trailers read and dropped; the connection kept."""
     read = [asyncio.Event() for _ in range(3)]
 
     async def script(peer: Peer) -> None:
@@ -272,7 +295,7 @@ async def test_a_chunked_answer_streams_as_it_arrives() -> None:
         await read[1].wait()
         await peer.send(b"ld!\r\n")
         await read[2].wait()
-        await peer.send(b"0\r\n\r\n")
+        await peer.send(b"0\r\nX-Trailer: t\r\n\r\n")
         await numbered(peer)
 
     async with upstream(script) as (server, pool):

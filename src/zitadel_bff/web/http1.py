@@ -142,10 +142,14 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        if self.complete:  # more after the answer: nothing the next request may read as its own
+            raise UpstreamError("the upstream sent more than its answer")
         self.headers = []
         self.head_size = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:
+            return  # a trailer field, after a chunked body: the proxy forwards none
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_HEAD:
             raise UpstreamError(f"the upstream's answer head is over {MAX_HEAD} bytes")
