@@ -820,6 +820,41 @@ async def test_an_early_answer_is_the_answer_and_its_connection_is_not_kept() ->
     assert generated < 16 * 1024  # the client stopped sending
 
 
+async def test_an_early_answer_while_the_send_buffer_is_full() -> None:
+    """The upstream answers 413 after the head and reads nothing more, keeping its side open:
+    the client, blocked on a full send buffer, must stop sending and return the answer."""
+    deaf = asyncio.Event()
+    done = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.head()
+        peer.stop_reading()  # not one more byte is read
+        await peer.send(answer(b"too large", status=413))
+        deaf.set()
+        await done.wait()
+        peer.read_again()
+        await peer.client_closed()
+
+    async def body() -> AsyncIterator[bytes]:
+        # Sent only once the upstream has stopped reading, and without a turn of the loop
+        # between pieces: the client reads the answer only once its writes are blocked.
+        await deaf.wait()
+        piece = b"x" * 65536
+        for _ in range(16 * 1024):  # 1 GiB: far more than the socket buffers hold
+            yield piece
+
+    async with upstream(script) as (server, pool):
+        got = await fetch(
+            pool,
+            server.origin,
+            method=b"POST",
+            headers=[(b"content-length", b"1073741824")],
+            body=body(),
+        )
+        done.set()
+        assert (got.status, got.body) == (413, b"too large")
+
+
 # --- TLS -------------------------------------------------------------------------------------
 
 
@@ -1177,6 +1212,7 @@ UVLOOP_CASES: dict[str, Callable[[], Awaitable[None]]] = {
     "back-pressure": lambda: test_a_slowly_read_big_answer_is_buffered_within_bounds(True),
     "upload": lambda: test_a_request_body_arrives_byte_exact(chunked=True),
     "early-answer": test_an_early_answer_is_the_answer_and_its_connection_is_not_kept,
+    "early-answer-full-buffer": test_an_early_answer_while_the_send_buffer_is_full,
     "https": test_https_with_a_trusted_certificate,
     "https-untrusted": test_https_with_an_untrusted_certificate_fails_naming_tls,
     "upload-back-pressure": test_a_big_request_body_goes_as_fast_as_the_upstream_reads_it,

@@ -128,14 +128,16 @@ class _Connection(asyncio.Protocol):
         elif not self.complete:
             retryable = self.reused and not self.received
             self._fail(UpstreamError("the upstream closed the connection", retryable=retryable))
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
+        self._writer_go_on()
 
     def pause_writing(self) -> None:
         if self.writable is None or self.writable.done():
             self.writable = asyncio.get_running_loop().create_future()
 
     def resume_writing(self) -> None:
+        self._writer_go_on()
+
+    def _writer_go_on(self) -> None:
         if self.writable is not None and not self.writable.done():
             self.writable.set_result(None)
 
@@ -169,6 +171,7 @@ class _Connection(asyncio.Protocol):
         self.head_done = True
         # Asked now: once the answer is complete, llhttp says False whatever the answer said.
         self.keep_alive = self.parser.should_keep_alive()
+        self._writer_go_on()  # answered early: a body blocked on a full buffer stops being sent
         if self.head_only or status in (204, 304):
             self.length_known = True
         if self.head_only:
