@@ -204,6 +204,31 @@ async def test_a_post_with_a_body_on_a_dropped_connection_is_not_retried() -> No
         assert server.connections == 1
 
 
+async def test_the_retry_does_not_take_another_kept_connection() -> None:
+    """Two kept connections that the upstream dropped: the retry after the first must not go
+    to the second (kept as long, as likely gone), but to a new connection."""
+    both = asyncio.Event()
+    arrived = 0
+
+    async def script(peer: Peer) -> None:
+        nonlocal arrived
+        if peer.index >= 2:
+            return await numbered(peer)
+        await peer.request()
+        arrived += 1
+        if arrived == 2:
+            both.set()
+        await both.wait()
+        await peer.send(answer(b"kept"))
+        await peer.head()  # a request, closed unanswered (or the client closes it first)
+
+    async with upstream(script) as (server, pool):
+        first = await asyncio.gather(fetch(pool, server.origin), fetch(pool, server.origin))
+        assert [got.body for got in first] == [b"kept", b"kept"]
+        assert (await fetch(pool, server.origin)).body == b"2/0"
+        assert server.connections == 3
+
+
 async def test_an_upstream_closing_a_kept_connection_unannounced_costs_no_request() -> None:
     """The upstream closes right after its answer, without ``Connection: close``: whether the
     client sees the end before its next request or only after sending it, that request
@@ -1196,6 +1221,7 @@ UVLOOP_CASES: dict[str, Callable[[], Awaitable[None]]] = {
     "keep-alive": test_sequential_requests_share_one_kept_alive_connection,
     "retry": test_a_get_on_a_kept_connection_the_upstream_dropped_is_retried_on_a_new_one,
     "no-retry": test_a_post_with_a_body_on_a_dropped_connection_is_not_retried,
+    "retry-new": test_the_retry_does_not_take_another_kept_connection,
     "closed-kept": test_an_upstream_closing_a_kept_connection_unannounced_costs_no_request,
     "unsolicited": test_unsolicited_bytes_on_an_idle_connection_drop_it,
     "chunked": test_a_chunked_answer_streams_as_it_arrives,

@@ -390,6 +390,7 @@ class ConnectionPool:
                 self._discard(conn)
                 if retry and exc.retryable:
                     retry = False
+                    self._drop_idle(place)  # kept as long as that one or longer: as likely gone
                     continue
                 raise
             except BaseException:
@@ -455,6 +456,12 @@ class ConnectionPool:
         if conn in place.idle:
             place.idle.remove(conn)
         self._wake(place)
+
+    @staticmethod
+    def _drop_idle(place: _Origin) -> None:
+        for conn in place.idle:
+            conn.close()
+        place.idle.clear()
 
     @staticmethod
     def _wake(place: _Origin) -> None:
