@@ -959,6 +959,36 @@ async def test_the_pool_cap_queues_requests(monkeypatch: pytest.MonkeyPatch) -> 
         assert (server.connections, server.max_open) == (2, 2)
 
 
+async def test_waiters_that_give_up_leave_their_turn_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests waiting for the only connection give up (their deadline): before their turn
+    (they leave the queue), as it comes (it is skipped), after it came but before they took
+    it (it passes on). The one that stayed gets the connection."""
+    monkeypatch.setattr(http1, "MAX_CONNECTIONS", 1)
+    async with upstream(numbered) as (server, pool):
+        first = await pool.request(server.origin, ConnectionPool.head_for(b"GET", b"/", []))
+        place = pool._origins[server.origin]
+        place.waiters = waiters = CountedWaiters(4)
+        second, third, fourth, fifth = (
+            asyncio.ensure_future(fetch(pool, server.origin)) for _ in range(4)
+        )
+        await waiters.reached.wait()
+        fifth.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fifth
+        assert len(place.waiters) == 3
+        assert await read_all(first) == b"0/0"
+        second.cancel()  # gives up, still queued...
+        first.release()  # ...as the connection comes free: the turn skips it for the third...
+        third.cancel()  # ...which gives up before it could take the connection
+        assert (await fourth).body == b"0/1"
+        for task in (second, third):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert (server.connections, len(place.waiters)) == (1, 0)
+
+
 async def test_a_queued_request_takes_the_place_of_a_closed_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -409,6 +409,10 @@ class ConnectionPool:
             place.waiters.append(waiter)
             try:
                 await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(place)  # its turn had come: the next waiter takes it
+                raise
             finally:
                 if waiter in place.waiters:
                     place.waiters.remove(waiter)
