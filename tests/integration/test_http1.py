@@ -1125,6 +1125,17 @@ async def test_close_lets_an_answer_being_read_end_and_keeps_no_connection() -> 
         assert server.connections == 2
 
 
+async def test_release_twice_puts_the_connection_back_once() -> None:
+    async with upstream(numbered) as (server, pool):
+        response = await pool.request(server.origin, ConnectionPool.head_for(b"GET", b"/", []))
+        assert await read_all(response) == b"0/0"
+        response.release()
+        response.release()
+        assert len(pool._origins[server.origin].idle) == 1
+        both = await asyncio.gather(fetch(pool, server.origin), fetch(pool, server.origin))
+        assert [got.body for got in both] == [b"0/1", b"1/0"]  # not both on connection 0
+
+
 # --- through the proxy -----------------------------------------------------------------------
 
 

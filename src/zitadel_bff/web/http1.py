@@ -259,10 +259,11 @@ class Response:
     """An answer whose head has arrived; its body is read with :meth:`read`, and it must be
     :meth:`release`-d (a fully read answer frees its connection for the next request)."""
 
-    __slots__ = ("_conn", "headers", "status")
+    __slots__ = ("_conn", "_released", "headers", "status")
 
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn
+        self._released = False
         self.status = conn.status
         #: Header names lowercased, values as sent.
         self.headers = conn.headers
@@ -293,8 +294,11 @@ class Response:
 
     def release(self) -> None:
         """Done with the answer: its connection goes back to the pool when the answer was read
-        to its end and may be kept alive, else it is closed."""
-        self._conn.pool._release(self._conn)
+        to its end and may be kept alive, else it is closed. Again: nothing (the connection
+        may serve another request by then)."""
+        if not self._released:
+            self._released = True
+            self._conn.pool._release(self._conn)
 
     def close(self) -> None:
         """Abandon the answer: close the connection now (a pending :meth:`read` fails)."""
