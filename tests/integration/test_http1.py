@@ -18,12 +18,14 @@ import itertools
 import logging
 import random
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvloop
@@ -596,6 +598,28 @@ async def test_a_refused_connection_names_the_address() -> None:
     with pytest.raises(UpstreamError, match=re.escape(f"connection to 127.0.0.1:{port} refused")):
         await fetch(pool, f"http://127.0.0.1:{port}")  # the failure freed its place
     assert pool._origins[f"http://127.0.0.1:{port}"].open == 0
+    await pool.close()
+
+
+async def test_a_name_whose_addresses_all_refuse_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name with an IPv6 and an IPv4 address (``localhost`` on most machines), both
+    refused: asyncio's error for several addresses has no strerror; the message still says
+    what failed."""
+    port = closed_port()
+
+    async def getaddrinfo(*args: object, **kwargs: object) -> list[Any]:
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    pool = ConnectionPool()
+    expected = rf"^no connection to dual\.test:{port}: Multiple exceptions: .*Connect call failed"
+    with pytest.raises(UpstreamError, match=expected):
+        await fetch(pool, f"http://dual.test:{port}")
     await pool.close()
 
 

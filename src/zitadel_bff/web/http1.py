@@ -505,12 +505,11 @@ async def _send_body(conn: _Connection, body: AsyncIterator[bytes], chunked: boo
     conn.sent = True
 
 
-def _connect_failure(place: _Origin, exc: BaseException) -> str:
+def _connect_failure(place: _Origin, exc: OSError) -> str:
     address = f"{place.host}:{place.port}"
     if isinstance(exc, ssl.SSLError):
         return f"TLS with {address} failed ({exc.reason or exc})"
     if isinstance(exc, ConnectionRefusedError):
         return f"connection to {address} refused"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"no connection to {address}: {exc.strerror}"
-    return f"no connection to {address}: {type(exc).__name__}"
+    # No strerror: asyncio's "Multiple exceptions: ..." for a name with several addresses.
+    return f"no connection to {address}: {exc.strerror or exc}"
