@@ -684,6 +684,9 @@ class WatchedTransport(asyncio.Transport):
     def close(self) -> None:
         self.inner.close()
 
+    def get_write_buffer_size(self) -> int:
+        return self.inner.get_write_buffer_size()
+
 
 BIG = 20 * MiB
 
@@ -902,6 +905,46 @@ async def test_an_early_answer_while_the_send_buffer_is_full() -> None:
         )
         done.set()
         assert (got.status, got.body) == (413, b"too large")
+
+
+async def test_a_connection_with_unsendable_bytes_closes_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After an early answer from an upstream that reads nothing more, what the client still
+    holds to send never leaves: its connection closes at once when the answer is released
+    (not "after what is written", which never comes), so its place is free."""
+    monkeypatch.setattr(http1, "MAX_CONNECTIONS", 1)
+    deaf = asyncio.Event()
+    second_done = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        if peer.index > 0:
+            return await numbered(peer)
+        await peer.head()
+        peer.stop_reading()
+        await peer.send(answer(b"too large", status=413))
+        deaf.set()
+        await second_done.wait()
+        peer.read_again()
+        await peer.client_closed()
+
+    async def body() -> AsyncIterator[bytes]:
+        await deaf.wait()
+        piece = b"x" * 65536
+        for _ in range(16 * 1024):
+            yield piece
+
+    async with upstream(script) as (server, pool):
+        got = await fetch(
+            pool,
+            server.origin,
+            method=b"POST",
+            headers=[(b"content-length", b"1073741824")],
+            body=body(),
+        )
+        assert got.status == 413
+        assert (await fetch(pool, server.origin)).body == b"1/0"  # the only place, freed
+        second_done.set()
 
 
 # --- TLS -------------------------------------------------------------------------------------

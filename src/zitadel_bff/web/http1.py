@@ -221,10 +221,12 @@ class _Connection(asyncio.Protocol):
 
     def close(self, *, graceful: bool = False) -> None:
         """Close the connection: ``graceful`` after what is written (FIN), else at once (RST,
-        for an answer abandoned midway, which must not be read further)."""
+        for an answer abandoned midway, which must not be read further). Bytes still waiting
+        to be written make it at once too: an upstream that answered early and reads no more
+        never takes them, and the connection would hold its place in the pool for good."""
         if not self.closed and self.transport is not None:
             self.closed = True
-            if graceful:
+            if graceful and not self.transport.get_write_buffer_size():
                 self.transport.close()
             else:
                 self.transport.abort()
