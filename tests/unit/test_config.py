@@ -159,6 +159,22 @@ def test_credentials_in_the_domain_are_refused_and_not_repeated(domain: str) -> 
     assert "hunter2" not in str(info.value) and "admin" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        ("zitadel_callback_url", "https://admin:hunter2@app.example.com/auth/callback"),
+        ("zitadel_post_logout_url", "https://hunter2@app.example.com/auth/logout/callback"),
+    ],
+)
+def test_credentials_in_the_apps_urls_are_refused_and_not_repeated(field: str, url: str) -> None:
+    # The browser is sent to these addresses, and the app's origin comes from the first.
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**GOOD, field: url})
+    (problem,) = info.value.problems.values()
+    assert problem.startswith("must not contain a user name or password (user:password@), e.g.")
+    assert "hunter2" not in str(info.value)
+
+
 #: Ports no URL may name: not a number, out of range, 0 (no server listens there), or nothing
 #: after the colon (a port forgotten).
 BAD_PORTS = ["abc", "99999", "65536", "0", "", "-1", "+80", " 443"]

@@ -54,10 +54,16 @@ def has_valid_port(parts: SplitResult) -> bool:
 
 def absolute_url(value: str, *, example: str) -> str:
     """An absolute http(s) URL (https unless on a loopback host) with a valid port if any,
-    without a fragment; ``example`` is a good value of the variable, for the messages."""
+    without credentials or a fragment; ``example`` is a good value of the variable, for the
+    messages."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an absolute http(s) URL, e.g. {example}")
+    if parts.username is not None or parts.password is not None:
+        # A browser is sent to this address and it is shown: no secret belongs in it.
+        raise ValueError(
+            f"must not contain a user name or password (user:password@), e.g. {example}"
+        )
     if not has_valid_port(parts):
         raise ValueError(f"{INVALID_PORT}, e.g. {example}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
