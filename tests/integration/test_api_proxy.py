@@ -242,6 +242,24 @@ def test_traversal_and_smuggling_attempts_are_refused(
     assert echo.received == []
 
 
+@pytest.mark.parametrize("connection", ["content-length", "close, Content-Length"])
+def test_a_body_stays_one_request_whatever_the_connection_header_lists(
+    api_app: ThreadedServer,
+    echo: Echo,
+    connection: str,
+) -> None:
+    # A client's Connection header may name Content-Length as hop-by-hop: were the proxy to
+    # drop it and still send the body, the upstream would read the body as a second request
+    # (request smuggling, with forged identity headers in it).
+    smuggled = b"GET /admin HTTP/1.1\r\nhost: x\r\nx-forwarded-user: admin\r\n\r\n"
+    with signed_in(api_app) as client:
+        resp = client.request("GET", api_app.url + "/api/users/x", content=smuggled,
+                              headers={**JSON, "connection": connection})
+    assert resp.status_code == 200
+    assert [(r["path"], r["body_bytes"]) for r in echo.received] == [("/x", len(smuggled))]
+    assert echo.received[0]["headers"]["content-length"] == str(len(smuggled))
+
+
 def test_a_refused_path_is_logged_on_one_line(
     api_app: ThreadedServer,
     echo: Echo,

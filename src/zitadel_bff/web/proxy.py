@@ -66,6 +66,9 @@ HOP_BY_HOP = frozenset(
 #: Request headers the proxy never forwards, beyond hop-by-hop ones and SPOOFABLE_PREFIXES.
 DROPPED_REQUEST_HEADERS = HOP_BY_HOP | {
     b"host",  # the upstream's own, set by the client library
+    # The body's framing is the proxy's to say (Content-Length or chunked): never a client's
+    # header, which its own Connection header could also strip, leaving a body unframed.
+    b"content-length",
     b"cookie",
     b"authorization",
     b"x-csrf-token",
@@ -277,15 +280,16 @@ class _ClientGone(Exception):
     """The client went away while sending its request body."""
 
 
-def _body_framing(scope: Scope) -> tuple[bool, bool]:
-    """(the request has a body, it came chunked) from its headers."""
-    has_body = chunked = False
+def _body_framing(scope: Scope) -> tuple[bytes | None, bool]:
+    """(the body's Content-Length as the client sent it, it came chunked) from the headers the
+    server parsed (which refuses a malformed or repeated Content-Length)."""
+    length: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"transfer-encoding":
-            has_body = chunked = True
-        elif name == b"content-length" and value != b"0":
-            has_body = True
-    return has_body, chunked
+            return None, True
+        if name == b"content-length":
+            length = value
+    return length, False
 
 
 def _split_url(url: str) -> tuple[str, bytes]:
@@ -351,10 +355,13 @@ class ReverseProxy:
     ) -> None:
         origin, target = _split_url(req.url)
         method = scope["method"].encode("ascii")
-        has_body, chunked = _body_framing(scope)
+        length, chunked = _body_framing(scope)
         headers = req.headers
-        if chunked:  # the length, if the client also sent one, is not the chunked body's
-            headers = [item for item in headers if item[0] != b"content-length"]
+        if length is not None:
+            if not length.isdigit():
+                raise BadRequest("the Content-Length is not a number")
+            headers.append((b"content-length", length))
+        has_body = chunked or (length is not None and length.strip(b"0") != b"")
         body = self._request_body(receive, progress) if has_body else None
         progress.body_done = body is None
         response = await self.pool.request(
