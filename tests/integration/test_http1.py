@@ -566,6 +566,56 @@ async def test_an_endless_header_line_fails_at_the_head_limit() -> None:
         await closed.wait()
 
 
+async def test_an_endless_trailer_fails_at_the_head_limit() -> None:
+    """After a chunked body, a trailer field that never ends: bounded like a head."""
+    closed = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(CHUNKED + b"2\r\nok\r\n0\r\nX-Endless: ")
+        try:
+            while True:
+                await peer.send(b"v" * 65536)
+        except ConnectionError:
+            closed.set()
+
+    async with upstream(script) as (server, pool):
+        with pytest.raises(UpstreamError, match=re.escape(f"trailer is over {http1.MAX_HEAD}")):
+            await fetch(pool, server.origin)
+        await closed.wait()
+
+
+async def test_chunked_not_last_is_framed_by_the_end_of_the_connection() -> None:
+    """``Transfer-Encoding: chunked, gzip``: chunked is not the final coding, so the body runs
+    to the end of the connection (RFC 9112 6.3), and that end completes it."""
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nraw bytes")
+
+    async with upstream(script) as (server, pool):
+        got = await fetch(pool, server.origin)
+    assert (got.status, got.body) == (200, b"raw bytes")
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        (b"/x HTTP/1.1\r\nx-smuggled: 1", []),
+        (b"/x", [(b"x-a", b"1\r\nx-smuggled: 1")]),
+        (b"/x", [(b"x-a", b"1\nx-smuggled: 1")]),
+        (b"/x", [(b"x-a\r\nx-smuggled", b"1")]),
+        (b"/x", [(b"x-a", b"1\x00")]),
+    ],
+    ids=["target", "crlf-value", "lf-value", "crlf-name", "nul"],
+)
+def test_a_line_break_in_any_part_of_the_head_is_refused(
+    target: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        ConnectionPool.head_for(b"GET", target, headers)
+
+
 @pytest.mark.parametrize(
     "sent",
     [

@@ -130,7 +130,7 @@ class AuthMiddleware:
         ):
             return self.module
         if self.api is not None:
-            upstream = self.api.find(scope["path"])
+            upstream = self.api.find(path)
             if upstream is not None:
                 scope[UPSTREAM_ROUTE] = upstream
                 return self.api.serve

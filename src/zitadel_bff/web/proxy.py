@@ -166,6 +166,9 @@ class Upstream:
     def url_for(self, scope: Scope) -> str:
         """The upstream URL for this request. Raises BadRequest for an unsafe path or query."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root: str = scope.get("root_path", "")
+        if root and raw_path.startswith(root.encode("utf-8")):  # mounted below a prefix
+            raw_path = raw_path[len(root.encode("utf-8")):]
         path = upstream_path(raw_path, self.skip, self.base_path)
         query: bytes = scope.get("query_string", b"")
         if not query:
@@ -244,6 +247,7 @@ class _Progress:
         "handle",
         "last",
         "loop",
+        "sending",
         "started",
         "task",
         "timeout",
@@ -256,6 +260,9 @@ class _Progress:
         self.task = asyncio.current_task()
         self.handle = loop.call_at(self.last + timeout, self._due)
         self.expired = False
+        #: Handing a piece of the answer to the client: that wait is the client's, not the
+        #: upstream's (a slow reader is the server's business, as for any other answer).
+        self.sending = False
         self.body_done = False
         self.client_gone = False
         #: The answer's status and headers went to the client: no error answer is possible.
@@ -265,8 +272,11 @@ class _Progress:
         self.last = self.loop.time()
 
     def _due(self) -> None:
+        now = self.loop.time()
         deadline = self.last + self.timeout
-        if self.loop.time() < deadline:
+        if self.sending:
+            self.handle = self.loop.call_at(now + self.timeout, self._due)
+        elif now < deadline:
             self.handle = self.loop.call_at(deadline, self._due)
         elif self.task is not None:
             self.expired = True
@@ -314,7 +324,8 @@ class ReverseProxy:
         self._pool: ConnectionPool | None = None
 
     async def start(self) -> None:
-        """Kept for the app's lifespan: the connection pool is made on first use."""
+        """Nothing to do: the connection pool is made on first use. Kept so that a lifespan
+        written for the proxy (start, then close) stays right."""
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -364,9 +375,13 @@ class ReverseProxy:
         has_body = chunked or (length is not None and length.strip(b"0") != b"")
         body = self._request_body(receive, progress) if has_body else None
         progress.body_done = body is None
+        try:
+            head = ConnectionPool.head_for(method, target, headers)
+        except ValueError:
+            raise BadRequest("a header value holds a line break or NUL") from None
         response = await self.pool.request(
             origin,
-            ConnectionPool.head_for(method, target, headers),
+            head,
             body,
             chunked=chunked,
             method=method,
@@ -409,9 +424,11 @@ class ReverseProxy:
                 chunk = await response.read()
                 if not chunk:
                     break
-                progress.moved()
                 last = response.at_eof
+                progress.sending = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                progress.sending = False
+                progress.moved()
                 if last:
                     return
                 if watcher is None and progress.body_done:

@@ -65,6 +65,14 @@ def test_the_url_keeps_the_query_and_refuses_raw_spaces() -> None:
         up.url_for({**scope, "query_string": b"a=1 b"})
 
 
+def test_the_url_leaves_out_the_apps_root_path() -> None:
+    # uvicorn --root-path /bff puts the root in front of both path and raw_path.
+    up = Upstream.parse("/api", "http://up:1/v1")
+    scope = {"path": "/bff/api/x", "raw_path": b"/bff/api/x", "root_path": "/bff",
+             "query_string": b""}
+    assert up.url_for(scope) == "http://up:1/v1/x"
+
+
 def test_client_headers_are_filtered_and_forwarded_headers_set() -> None:
     scope = {
         "client": ("10.0.0.7", 5555),
