@@ -28,10 +28,8 @@ from ..keyfile import ClientKey, read_client_key
 from .problems import EXAMPLES, example, problems_of
 from .stores import check_store_url
 from .values import (
-    INVALID_PORT,
     absolute_url,
-    has_valid_port,
-    is_loopback_host,
+    check_public_url,
     parse_api_routes,
     parse_public_paths,
     parse_upstream_url,
@@ -215,21 +213,9 @@ class Settings(SessionSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be a host name or an origin, e.g. https://my-org.zitadel.cloud")
-        if parts.username is not None or parts.password is not None:
-            # The issuer is shown (check, error messages) and compared with the provider's; it
-            # must carry no secret, and ZITADEL takes none there. The value is not repeated.
-            raise ValueError(
-                "must not contain a user name or password (user:password@), "
-                "e.g. https://my-org.zitadel.cloud"
-            )
-        if not has_valid_port(parts):
-            # httpx would refuse it at the first call to the provider, not at start.
-            raise ValueError(f"{INVALID_PORT}, e.g. https://my-org.zitadel.cloud")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ValueError(
-                "must use https (plain http is allowed only for localhost/loopback), "
-                "e.g. https://my-org.zitadel.cloud"
-            )
+        # The issuer is shown (check, error messages) and compared with the provider's: no
+        # secret belongs in it, and ZITADEL takes none there.
+        check_public_url(parts, example=EXAMPLES["zitadel_domain"])
         if parts.query or parts.fragment:
             raise ValueError("must be an origin, e.g. https://my-org.zitadel.cloud")
         # ZITADEL's issuer is the bare origin; other providers may have a path (kept as given).

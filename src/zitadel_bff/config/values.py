@@ -13,6 +13,7 @@ __all__ = [
     "INVALID_PORT",
     "RESERVED_PATHS",
     "absolute_url",
+    "check_public_url",
     "has_valid_port",
     "is_loopback_host",
     "parse_api_routes",
@@ -52,15 +53,10 @@ def has_valid_port(parts: SplitResult) -> bool:
     return port in PORTS
 
 
-def absolute_url(value: str, *, example: str) -> str:
-    """An absolute http(s) URL (https unless on a loopback host) with a valid port if any,
-    without credentials or a fragment; ``example`` is a good value of the variable, for the
-    messages."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an absolute http(s) URL, e.g. {example}")
+def check_public_url(parts: SplitResult, *, example: str) -> None:
+    """What every URL a browser is sent to or shown must be (raises ValueError): no user name
+    or password (never repeated), a valid port if any, https unless on a loopback host."""
     if parts.username is not None or parts.password is not None:
-        # A browser is sent to this address and it is shown: no secret belongs in it.
         raise ValueError(
             f"must not contain a user name or password (user:password@), e.g. {example}"
         )
@@ -70,6 +66,16 @@ def absolute_url(value: str, *, example: str) -> str:
         raise ValueError(
             f"must use https (plain http is allowed only for localhost/loopback), e.g. {example}"
         )
+
+
+def absolute_url(value: str, *, example: str) -> str:
+    """An absolute http(s) URL (https unless on a loopback host) with a valid port if any,
+    without credentials or a fragment; ``example`` is a good value of the variable, for the
+    messages."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, e.g. {example}")
+    check_public_url(parts, example=example)
     if parts.fragment:
         raise ValueError(f"must not contain a #fragment, e.g. {example}")
     return value
