@@ -109,7 +109,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _header_value(value: str) -> str:
-    # Claims come from the provider, but a header must never be split by one.
+    # Claims and tokens come from the provider, but a header must never be split by one.
     return value.translate(CONTROL_CHARS)
 
 
@@ -127,8 +127,7 @@ def identity_headers(session: SessionData) -> list[tuple[str, str]]:
 
 
 def _token(token: str) -> bytes:
-    # Tokens come from the provider, but a header must never be split by one.
-    return token.translate(CONTROL_CHARS).encode("utf-8")
+    return _header_value(token).encode("utf-8")
 
 
 def _bearer(token: str) -> bytes:
