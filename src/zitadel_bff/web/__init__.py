@@ -7,17 +7,11 @@ from .cookies import CookiePolicy, parse_cookie_header
 from .csrf import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_origin, check_token
 from .headers import SecurityHeaders, content_security_policy, security_headers
 from .middleware import UPSTREAM_ROUTE, ApiDispatch, AuthMiddleware
-from .proxy import (
-    UPSTREAM_OWNED,
-    ProxyRequest,
-    ReverseProxy,
-    Upstream,
-    client_request_headers,
-    upstream_path,
-)
+from .proxy import UPSTREAM_OWNED, ProxyRequest, ReverseProxy, client_request_headers
 from .redirects import safe_return_to
 from .requestlog import RequestLogMiddleware
 from .static import STATIC_PREFIX, MemoryStaticFiles
+from .upstreams import Upstream, upstream_path
 
 __all__ = [
     "CSRF_FIELD",

@@ -22,8 +22,9 @@ from ..sessions import Keyring, SessionManager
 from .context import SCOPE_KEY, AuthContext, AuthEnvironment
 from .cookies import CookiePolicy, CookieReader
 from .headers import DOCUMENT_TYPES, SecurityHeaders
-from .proxy import UPSTREAM_OWNED, Upstream
+from .proxy import UPSTREAM_OWNED
 from .static import MemoryStaticFiles
+from .upstreams import Upstream
 
 __all__ = ["UPSTREAM_ROUTE", "ApiDispatch", "AuthMiddleware"]
 
