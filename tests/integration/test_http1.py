@@ -547,13 +547,13 @@ async def test_an_answer_head_over_the_limit_fails_and_closes_the_connection() -
         await closed.wait()
 
 
-async def test_an_endless_header_line_fails_at_the_head_limit() -> None:
-    """One header line that never ends (no CRLF): the client must not hold it all."""
+async def _endless_field_fails_at_the_limit(opening: bytes, what: str) -> None:
+    """The upstream sends ``opening``, then one field line that never ends."""
     closed = asyncio.Event()
 
     async def script(peer: Peer) -> None:
         await peer.request()
-        await peer.send(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+        await peer.send(opening)
         try:
             while True:
                 await peer.send(b"v" * 65536)
@@ -561,28 +561,20 @@ async def test_an_endless_header_line_fails_at_the_head_limit() -> None:
             closed.set()
 
     async with upstream(script) as (server, pool):
-        with pytest.raises(UpstreamError, match=re.escape(f"head is over {http1.MAX_HEAD} bytes")):
+        refused = re.escape(f"{what} is over {http1.MAX_HEAD} bytes")
+        with pytest.raises(UpstreamError, match=refused):
             await fetch(pool, server.origin)
         await closed.wait()
+
+
+async def test_an_endless_header_line_fails_at_the_head_limit() -> None:
+    """One header line that never ends (no CRLF): the client must not hold it all."""
+    await _endless_field_fails_at_the_limit(b"HTTP/1.1 200 OK\r\nX-Endless: ", "head")
 
 
 async def test_an_endless_trailer_fails_at_the_head_limit() -> None:
     """After a chunked body, a trailer field that never ends: bounded like a head."""
-    closed = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(CHUNKED + b"2\r\nok\r\n0\r\nX-Endless: ")
-        try:
-            while True:
-                await peer.send(b"v" * 65536)
-        except ConnectionError:
-            closed.set()
-
-    async with upstream(script) as (server, pool):
-        with pytest.raises(UpstreamError, match=re.escape(f"trailer is over {http1.MAX_HEAD}")):
-            await fetch(pool, server.origin)
-        await closed.wait()
+    await _endless_field_fails_at_the_limit(CHUNKED + b"2\r\nok\r\n0\r\nX-Endless: ", "trailer")
 
 
 async def test_chunked_not_last_is_framed_by_the_end_of_the_connection() -> None:
