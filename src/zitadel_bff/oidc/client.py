@@ -22,7 +22,6 @@ with warnings.catch_warnings():
     # Authlib still supports. Silence only that notice, only for this import.
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
-from authlib.oauth2.rfc6749 import OAuth2Token
 
 from ..config import Settings
 from ..errors import (
@@ -37,8 +36,9 @@ from ..errors import (
 from ..keyfile import ClientKey
 from ..observability.metrics import NO_METRICS, NullMetrics
 from ..observability.untrusted import shown
+from .answers import TOKEN_ANSWER_HOOKS, json_object, usable_token_answer
 from .assertion import PRIVATE_KEY_JWT, ZitadelKeyJWT
-from .failures import describe_call, describe_not_json, without_credentials
+from .failures import describe_call, describe_not_json
 from .keys import JWKSCache
 from .models import AuthRequest, ProviderMetadata, TokenSet, new_auth_request, token_set
 from .tokens import TokenValidator
@@ -50,48 +50,6 @@ logger = logging.getLogger(__name__)
 DISCOVERY_TTL = 3600.0
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 ACCESS_TOKEN_HINT = "access_token"  # noqa: S105 - a token type, not a secret
-#: Authlib's compliance hooks for the token endpoint's answers: code exchange and refresh.
-TOKEN_ANSWER_HOOKS = ("access_token_response", "refresh_token_response")
-
-
-def _json_object(resp: httpx.Response) -> dict[str, Any] | None:
-    """The answer's body if it is a JSON object; None for anything else."""
-    try:
-        data = resp.json()
-    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _usable_token_answer(resp: httpx.Response) -> httpx.Response:
-    """Refuse, with ProviderMisconfigured, a token endpoint success that Authlib cannot read:
-    for a body that is no JSON object Authlib raises a bare ValueError, for an expiry that is
-    no number int()'s TypeError, ValueError or OverflowError. Error statuses are Authlib's to
-    read (the OAuth error, else the status). Runs as an Authlib compliance hook."""
-    if not resp.is_success:
-        return resp
-    method, url = resp.request.method, str(resp.request.url)
-    token = _json_object(resp)
-    if token is None:
-        raise ProviderMisconfigured(describe_not_json(method, url, resp))
-    if "error" not in token and not _expiry_readable(token):
-        raise ProviderMisconfigured(
-            f"{method} {without_credentials(url)} answered a token response whose expires_in "
-            "or expires_at is no number"
-        )
-    return resp
-
-
-def _expiry_readable(token: dict[str, Any]) -> bool:
-    """Whether Authlib can wrap ``token`` as it wraps every token it returns, which turns
-    expires_in and expires_at into whole seconds."""
-    try:
-        OAuth2Token(dict(token))
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return True
-
-
 class OIDCClient:
     """Talks to one provider for one client. Create one per app; call :meth:`aclose` at the end."""
 
@@ -138,7 +96,7 @@ class OIDCClient:
             # Token, refresh, revocation and introspection calls all carry a fresh assertion.
             self._http.register_client_auth_method(ZitadelKeyJWT(client_key, audience=issuer))
         for hook in TOKEN_ANSWER_HOOKS:
-            self._http.register_compliance_hook(hook, _usable_token_answer)
+            self._http.register_compliance_hook(hook, usable_token_answer)
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._metadata_lock = asyncio.Lock()
@@ -224,7 +182,7 @@ class OIDCClient:
             if isinstance(exc, httpx.HTTPStatusError) and not exc.response.is_server_error:
                 error = ProviderMisconfigured
             raise error(self._described("GET", url, exc)) from exc
-        data = _json_object(resp)
+        data = json_object(resp)
         if data is None:
             raise ProviderMisconfigured(describe_not_json("GET", url, resp))
         return data
@@ -286,7 +244,7 @@ class OIDCClient:
         """Await Authlib's call to the token endpoint at ``url``. Authlib raises OAuthError for
         an OAuth error answer and lets httpx's errors through: HTTPStatusError for a 5xx or
         another error status without a JSON body, the transport's error when there is no
-        answer. A success it cannot read is ProviderMisconfigured (_usable_token_answer)."""
+        answer. A success it cannot read is ProviderMisconfigured (usable_token_answer)."""
         # Authlib's client keeps the last token on itself; we take the returned value at once
         # (no await in between), so concurrent users never see each other's tokens.
         try:
@@ -334,7 +292,7 @@ class OIDCClient:
         if resp.headers.get("content-type", "").startswith("application/jwt"):
             # A signed userinfo response (OIDC Core 5.3.2): same keys and checks as ID tokens.
             return await self.validator.signed_userinfo(resp.text.strip())
-        data = _json_object(resp)
+        data = json_object(resp)
         if data is None:
             raise UserinfoMismatch(describe_not_json("GET", url, resp))
         return data
@@ -395,7 +353,7 @@ class OIDCClient:
             raise ProviderMisconfigured(
                 self._described("POST", url, resp) + ": is this client allowed to introspect?"
             )
-        data = _json_object(resp)
+        data = json_object(resp)
         if data is None:
             raise ProviderMisconfigured(describe_not_json("POST", url, resp))
         return data
